@@ -1,0 +1,122 @@
+/**
+ * Pieces every sidecar shares: the restricted security context, the downward-API env vars, and
+ * Secret-backed credentials (env vars, or a file volume for the one output that needs a file).
+ */
+import { toDnsLabel, toEnvFragment } from '../webhook/core/names.js';
+import { CREDENTIAL_KEYS, type Output } from '../webhook/core/policy.js';
+import type { EnvVar, SecurityContext, Volume, VolumeMount } from '../webhook/core/pod.js';
+import { FACT_ENV, PATHS } from './types.js';
+
+/** Non-root, read-only root, no escalation, no capabilities, RuntimeDefault seccomp: passes `restricted`. */
+export function restrictedSecurityContext(runAsUser: number): SecurityContext {
+  return {
+    runAsNonRoot: true,
+    runAsUser,
+    runAsGroup: runAsUser,
+    privileged: false,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+/** Pod name, namespace and node from the downward API: no API calls from the sidecar. */
+export function factEnv(): EnvVar[] {
+  return [
+    { name: FACT_ENV.pod, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: FACT_ENV.namespace, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    { name: FACT_ENV.node, valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+  ];
+}
+
+/** `SIDELOG_<OUTPUT>_<KEY>`: the env var that carries one credential of one catalog output. */
+export function credentialEnvName(outputName: string, key: string): string {
+  return `SIDELOG_${toEnvFragment(outputName)}_${toEnvFragment(key)}`;
+}
+
+export interface Credentials {
+  /** Secret key -> env var name holding it (env-var credentials). */
+  readonly vars: Readonly<Record<string, string>>;
+  /** Path of the credentials file inside the sidecar (file credentials: Google key.json). */
+  readonly file?: string;
+  readonly env: EnvVar[];
+  readonly volumes: Volume[];
+  readonly mounts: VolumeMount[];
+}
+
+/**
+ * The credentials of one output: every key the output type reads from its `credentialsSecret`
+ * becomes an env var from a secretKeyRef; Google's key file is mounted from the Secret instead.
+ */
+export function credentialsFor(outputName: string, output: Output): Credentials {
+  const secret = 'credentialsSecret' in output ? output.credentialsSecret : undefined;
+  if (secret === undefined) return { vars: {}, env: [], volumes: [], mounts: [] };
+  if (output.type === 'stackdriver') {
+    const volume = `sidelog-cred-${toDnsLabel(outputName, 50)}`;
+    const dir = `${PATHS.credentials}/${toDnsLabel(outputName, 50)}`;
+    const file = `${dir}/key.json`;
+    return {
+      vars: {},
+      file,
+      env: [{ name: 'GOOGLE_APPLICATION_CREDENTIALS', value: file }],
+      volumes: [{ name: volume, secret: { secretName: secret, items: [{ key: 'key.json', path: 'key.json' }], defaultMode: 0o440 } }],
+      mounts: [{ name: volume, mountPath: dir, readOnly: true }],
+    };
+  }
+  const vars: Record<string, string> = {};
+  const env: EnvVar[] = [];
+  for (const key of CREDENTIAL_KEYS[output.type]) {
+    // AWS SDKs inside both agents read these exact names from the environment.
+    const name = AWS_ENV[key] ?? credentialEnvName(outputName, key);
+    vars[key] = name;
+    env.push({ name, valueFrom: { secretKeyRef: { name: secret, key } } });
+  }
+  return { vars, env, volumes: [], mounts: [] };
+}
+
+const AWS_ENV: Readonly<Record<string, string>> = {
+  'aws-access-key-id': 'AWS_ACCESS_KEY_ID',
+  'aws-secret-access-key': 'AWS_SECRET_ACCESS_KEY',
+};
+
+/**
+ * All credentials of a pod's agent streams together. Two outputs whose credentials must use the
+ * same env var name (AWS) but come from different Secrets cannot share one sidecar: a problem.
+ */
+export function mergeCredentials(streams: ReadonlyArray<{ readonly index: number; readonly outputName: string; readonly output: Output }>): {
+  env: EnvVar[];
+  volumes: Volume[];
+  mounts: VolumeMount[];
+  problems: Array<{ field: string; message: string }>;
+} {
+  const env = new Map<string, EnvVar>();
+  const problems: Array<{ field: string; message: string }> = [];
+  const volumes: Volume[] = [];
+  const mounts: VolumeMount[] = [];
+  for (const s of streams) {
+    const c = credentialsFor(s.outputName, s.output);
+    for (const e of c.env) {
+      const seen = env.get(e.name);
+      if (seen && JSON.stringify(seen) !== JSON.stringify(e)) {
+        problems.push({ field: `sidelog.io/streams[${s.index}].output`, message: `"${s.outputName}" needs ${e.name} from another Secret than an earlier stream's output; one sidecar has one ${e.name}` });
+      } else env.set(e.name, e);
+    }
+    volumes.push(...c.volumes);
+    mounts.push(...c.mounts);
+  }
+  return { env: [...env.values()], volumes: uniqueByName(volumes), mounts: uniqueByName(mounts), problems };
+}
+
+/** Deduplicate env vars and volumes by name (two streams sharing one output share its credentials). */
+export function uniqueByName<T extends { name: string }>(items: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => (seen.has(item.name) ? false : (seen.add(item.name), true)));
+}
+
+/** Refuse, loudly, any value that could break out of a config line. Renderers call this on every value. */
+export function assertConfigSafe(value: string, what: string): string {
+  if (/[\u0000-\u001f\u007f\u2028\u2029]/.test(value)) throw new Error(`refusing to render ${what}: control character`);
+  if (value !== value.trim() || value === '') throw new Error(`refusing to render ${what}: empty or padded with white space`);
+  return value;
+}

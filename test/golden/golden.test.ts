@@ -1,0 +1,59 @@
+/**
+ * Every golden case: byte-compared outputs, the API server's rules on the result, the restricted
+ * Pod Security Standard kept, a second pass that changes nothing, and the same answer from the
+ * direct mutate() path as from preview.
+ */
+import fastJsonPatch from 'fast-json-patch';
+import { mutate } from '../../webhook/core/mutate.js';
+import { parseKubeVersion } from '../../webhook/core/kube-version.js';
+import { checkAgentConfig } from '../helpers/agent-config.js';
+import { checkPodInvariants } from '../helpers/invariants.js';
+import { restrictedViolations } from '../helpers/pss.js';
+import { compareGoldens, loadCases, podOf, renderOutputs, runPreview } from './harness.js';
+
+const cases = loadCases();
+
+describe('golden cases', () => {
+  it('finds the cases', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(60);
+  });
+
+  describe.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const result = runPreview(c);
+
+    it('matches its golden files', () => {
+      expect(compareGoldens(c, renderOutputs(result))).toEqual([]);
+    });
+
+    it('yields a pod the API server accepts', () => {
+      if (!result.patch.length) return expect(result.mutated).toEqual(c.input);
+      expect(checkPodInvariants(podOf(c.input), podOf(result.mutated), fastJsonPatch.compare(podOf(c.input), podOf(result.mutated)))).toEqual([]);
+      expect(fastJsonPatch.applyPatch(structuredClone(c.input), result.patch, true, false).newDocument).toEqual(result.mutated);
+    });
+
+    it('keeps the restricted Pod Security Standard when the input met it', () => {
+      const before = restrictedViolations(podOf(c.input));
+      const after = restrictedViolations(podOf(result.mutated));
+      if (before.length === 0) expect(after).toEqual([]);
+      expect(after.filter((v) => v.includes('sidelog-'))).toEqual([]);
+    });
+
+    it('changes nothing on a second pass', () => {
+      const again = runPreview(c, result.mutated);
+      expect(again.patch).toEqual([]);
+    });
+
+    it('renders agent configs that parse back with only known keys', () => {
+      for (const config of result.configs) expect(checkAgentConfig(config.file, config.text)).toEqual([]);
+    });
+
+    if (c.input.kind === 'Pod') {
+      it('gives the same answer through mutate() as through preview', () => {
+        const direct = mutate({ object: c.input, namespace: c.namespace, policy: c.policy, kubeVersion: parseKubeVersion(c.kubeVersion), enforcement: c.enforcement });
+        expect(direct.patch).toEqual(result.patch);
+        expect(direct.warnings).toEqual(result.warnings);
+        expect(direct.allowed).toBe(result.allowed);
+      });
+    }
+  });
+});

@@ -1,0 +1,109 @@
+/**
+ * The `sidelog` command: `serve`, `preview`, `certs`. Each subcommand parses its flags, does its
+ * work and returns an exit status; errors are one line naming the file and field.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { stringify as toYaml } from 'yaml';
+import { parseKubeVersion } from './core/kube-version.js';
+import { type Policy, BUILTIN_POLICY, parsePolicy } from './core/policy.js';
+import { InputError } from './core/problems.js';
+import { parseManifests, previewObject } from './core/preview.js';
+
+export interface Io {
+  readonly stdout: (s: string) => void;
+  readonly stderr: (s: string) => void;
+  readonly readStdin: () => string;
+}
+
+const defaultIo: Io = {
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+  readStdin: () => readFileSync(0, 'utf8'),
+};
+
+const USAGE = `Usage:
+  sidelog serve   [--policy FILE] [--tls-cert FILE --tls-key FILE] [--port 8443] [--kube-version X.Y]
+  sidelog preview -f MANIFEST|- [--policy FILE] [--kube-version 1.30] [--namespace NS] [--required] [-o json|yaml]
+  sidelog certs   issue|rotate [--namespace sidelog] [--service sidelog] [--secret sidelog-tls] [--webhook sidelog]
+`;
+
+/** One line for the user: `file: field: message`. */
+export function errorLine(e: unknown): string {
+  if (e instanceof InputError) return e.message;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+function readText(file: string, io: Io): string {
+  if (file === '-') return io.readStdin();
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`${file}: cannot read (${code === 'ENOENT' ? 'no such file' : code ?? (e as Error).message})`);
+  }
+}
+
+export function loadPolicy(file: string | undefined, io: Io = defaultIo): Policy {
+  return file === undefined ? BUILTIN_POLICY : parsePolicy(readText(file, io), file);
+}
+
+async function preview(argv: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      filename: { type: 'string', short: 'f' },
+      policy: { type: 'string' },
+      'kube-version': { type: 'string' },
+      namespace: { type: 'string', short: 'n' },
+      required: { type: 'boolean', default: false },
+      output: { type: 'string', short: 'o', default: 'json' },
+    },
+    strict: true,
+  });
+  if (values.filename === undefined) throw new Error('preview: -f MANIFEST is required (use -f - for standard input)');
+  if (values.output !== 'json' && values.output !== 'yaml') throw new Error(`preview: -o must be json or yaml, not ${values.output}`);
+  const kubeVersion = parseKubeVersion(values['kube-version']);
+  if (values['kube-version'] !== undefined && !kubeVersion) throw new Error(`preview: --kube-version must look like 1.30, not ${values['kube-version']}`);
+  const policy = loadPolicy(values.policy, io);
+  const source = values.filename === '-' ? 'stdin' : values.filename;
+  const docs = parseManifests(readText(values.filename, io), source);
+  const results = docs.map((doc, i) =>
+    previewObject(doc, { policy, kubeVersion, enforcement: values.required ? 'required' : 'enabled', ...(values.namespace ? { namespace: values.namespace } : {}) }, docs.length > 1 ? `${source} (document ${i + 1})` : source),
+  );
+  if (values.output === 'yaml') {
+    for (const r of results) {
+      for (const w of r.warnings) io.stderr(`Warning: ${w}\n`);
+      if (r.denial) io.stderr(`Error: ${r.denial}\n`);
+    }
+    io.stdout(results.map((r) => toYaml(r.mutated, { lineWidth: 0 })).join('---\n'));
+  } else {
+    io.stdout(`${JSON.stringify(results.length === 1 ? results[0] : results, null, 2)}\n`);
+  }
+  return results.some((r) => !r.allowed) ? 3 : 0;
+}
+
+export type Command = (argv: string[], io: Io) => Promise<number>;
+
+export const COMMANDS: Record<string, Command> = { preview };
+
+/** Run the CLI; returns the exit status. */
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    io.stdout(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    io.stderr(`sidelog: unknown command "${command}"\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await run(rest, io);
+  } catch (e) {
+    io.stderr(`sidelog ${command}: ${errorLine(e)}\n`);
+    return 1;
+  }
+}

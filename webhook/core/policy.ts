@@ -1,0 +1,292 @@
+/**
+ * The cluster admin's policy: defaults, the output catalog and which namespace may use which
+ * output. Parsed once per file version with zod and cross-checked; the result is frozen.
+ * An invalid policy is an InputError naming every bad field, so the caller can keep the last good one.
+ */
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { AGENTS, type AgentName, PARAM_VALUE } from './annotations.js';
+import { isDns1123Label } from './names.js';
+import { type Problem, InputError, fieldPath, zodProblems } from './problems.js';
+import { isQuantity, parseQuantity } from './quantity.js';
+
+export const OUTPUT_TYPES = [
+  'forward', 'kafka', 'elasticsearch', 'loki', 'http', 's3', 'stackdriver', 'cloudwatch', 'syslog', 'stdout',
+] as const;
+export type OutputType = (typeof OUTPUT_TYPES)[number];
+
+/** Placeholders a catalog value may use; filled in at admission time. */
+export const PLACEHOLDERS = ['namespace', 'stream', 'container'] as const;
+
+const HOST = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+const IPV4 = /^(\d{1,3}\.){3}\d{1,3}$/;
+const SECRET_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** Config values that may carry placeholders: the PARAM_VALUE characters plus `{` `}` around a placeholder name. */
+const TEMPLATE = /^([A-Za-z0-9._/:@%+=,-]|\{(namespace|stream|container)\})+$/;
+const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]{0,254}$/;
+
+const host = z.string().refine((h) => HOST.test(h) || IPV4.test(h), 'must be a host name or IPv4 address');
+const port = z.number().int().min(1).max(65535);
+const secretName = z.string().regex(SECRET_NAME, 'must be a Secret name (DNS-1123 subdomain)');
+const template = (what: string) => z.string().max(253).regex(TEMPLATE, `${what}: letters, digits, . _ / : @ % + = , - and {namespace} {stream} {container}`);
+const quantity = z.string().refine(isQuantity, 'must be a Kubernetes quantity such as 64Mi or 1Gi');
+const image = z.string().regex(IMAGE, 'must be an image reference');
+
+/** podParams: `[topic]` or `{topic: {pattern: '{namespace}-.*'}}`. */
+const podParams = z
+  .union([z.array(z.string()), z.record(z.string(), z.strictObject({ pattern: z.string().max(512).optional() }))])
+  .default([])
+  .transform((p): Record<string, { pattern?: string }> => (Array.isArray(p) ? Object.fromEntries(p.map((k) => [k, {}])) : p));
+
+const common = {
+  podParams,
+  /** Fluentd image for this output (Fluentd needs a plugin gem per destination). */
+  fluentdImage: image.optional(),
+};
+const network = { host, tls: z.boolean().default(false), tlsVerify: z.boolean().default(true) };
+
+export const OutputSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('forward'), ...common, ...network, port: port.default(24224), requireAck: z.boolean().default(true), tag: template('tag').default('sidelog.{namespace}.{stream}'), credentialsSecret: secretName.optional() }),
+  z.strictObject({ type: z.literal('kafka'), ...common, brokers: z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be host:port')).min(1), topic: template('topic').default('{namespace}'), tls: z.boolean().default(false), tlsVerify: z.boolean().default(true), saslMechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']).default('PLAIN'), credentialsSecret: secretName.optional() }),
+  z.strictObject({ type: z.literal('elasticsearch'), ...common, ...network, port: port.default(9200), distribution: z.enum(['elasticsearch', 'opensearch']).default('elasticsearch'), index: template('index').default('{namespace}'), credentialsSecret: secretName.optional() }),
+  z.strictObject({ type: z.literal('loki'), ...common, ...network, port: port.default(3100), labels: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'label names: letters, digits, _'), template('label value')).default({ namespace: '{namespace}', container: '{container}', stream: '{stream}' }), tenant: template('tenant').optional(), credentialsSecret: secretName.optional() }),
+  z.strictObject({ type: z.literal('http'), ...common, ...network, port: port.default(443), uri: template('uri').refine((u) => u.startsWith('/'), 'must start with /').default('/'), credentialsSecret: secretName.optional() }),
+  z.strictObject({ type: z.literal('s3'), ...common, bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'), region: z.string().regex(/^[a-z0-9-]{2,32}$/, 'must be a region such as eu-west-1'), prefix: template('prefix').default('{namespace}/{stream}'), endpoint: z.string().regex(/^https?:\/\/[A-Za-z0-9.:-]+\/?$/, 'must be an http(s) URL').optional(), totalFileSize: z.string().regex(/^\d{1,6}[KMG]$/, 'must be like 50M').default('50M'), uploadTimeout: z.string().regex(/^\d{1,5}[smh]$/, 'must be like 10m').default('10m'), credentialsSecret: secretName.optional() }),
+  z.strictObject({ type: z.literal('stackdriver'), ...common, logName: template('logName').default('{namespace}.{stream}'), credentialsSecret: secretName.optional() }),
+  z.strictObject({ type: z.literal('cloudwatch'), ...common, region: z.string().regex(/^[a-z0-9-]{2,32}$/, 'must be a region such as eu-west-1'), logGroup: template('logGroup').default('/sidelog/{namespace}'), logStreamPrefix: template('logStreamPrefix').default('{stream}.'), autoCreateGroup: z.boolean().default(false), credentialsSecret: secretName.optional() }),
+  z.strictObject({ type: z.literal('syslog'), ...common, host, port: port.default(514), protocol: z.enum(['tcp', 'udp', 'tls']).default('tcp'), tlsVerify: z.boolean().default(true), format: z.enum(['rfc5424', 'rfc3164']).default('rfc5424') }),
+  z.strictObject({ type: z.literal('stdout'), ...common }),
+]);
+
+export type Output = z.output<typeof OutputSchema>;
+export type OutputOf<T extends OutputType> = Extract<Output, { type: T }>;
+
+/** The catalog fields a pod may be allowed to set through `params`, per output type. */
+export const POD_SETTABLE: Readonly<Record<OutputType, readonly string[]>> = {
+  forward: ['tag'],
+  kafka: ['topic'],
+  elasticsearch: ['index'],
+  loki: ['tenant'],
+  http: ['uri'],
+  s3: ['prefix'],
+  stackdriver: ['logName'],
+  cloudwatch: ['logGroup', 'logStreamPrefix'],
+  syslog: [],
+  stdout: [],
+};
+
+/** Secret keys read for each output type's credentials (README "Credentials"). */
+export const CREDENTIAL_KEYS: Readonly<Record<OutputType, readonly string[]>> = {
+  forward: ['shared-key'],
+  kafka: ['username', 'password'],
+  elasticsearch: ['username', 'password'],
+  loki: ['username', 'password'],
+  http: ['username', 'password'],
+  s3: ['aws-access-key-id', 'aws-secret-access-key'],
+  stackdriver: ['key.json'],
+  cloudwatch: ['aws-access-key-id', 'aws-secret-access-key'],
+  syslog: [],
+  stdout: [],
+};
+
+const resourceList = z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() });
+const requirements = z.strictObject({ requests: resourceList.default({}), limits: resourceList.default({}) });
+
+export const DEFAULT_IMAGES = {
+  'fluent-bit': 'cr.fluentbit.io/fluent/fluent-bit:4.2',
+  streaming: 'busybox:1.37',
+  fluentd: {
+    default: 'fluent/fluentd:v1.19-debian-1',
+    forward: 'fluent/fluentd:v1.19-debian-1',
+    http: 'fluent/fluentd:v1.19-debian-1',
+    stdout: 'fluent/fluentd:v1.19-debian-1',
+    kafka: 'fluent/fluentd-kubernetes-daemonset:v1.19-debian-kafka2-1',
+    elasticsearch: 'fluent/fluentd-kubernetes-daemonset:v1.19-debian-elasticsearch8-1',
+    opensearch: 'fluent/fluentd-kubernetes-daemonset:v1.19-debian-opensearch-1',
+    loki: 'grafana/fluent-plugin-loki:main',
+    s3: 'fluent/fluentd-kubernetes-daemonset:v1.19-debian-s3-1',
+    stackdriver: 'fluent/fluentd-kubernetes-daemonset:v1.19-debian-stackdriver-1',
+    cloudwatch: 'fluent/fluentd-kubernetes-daemonset:v1.19-debian-cloudwatch-1',
+    syslog: 'fluent/fluentd-kubernetes-daemonset:v1.19-debian-syslog-1',
+  } as Record<string, string>,
+};
+
+const DefaultsSchema = z.strictObject({
+  agent: z.enum(AGENTS).default('fluent-bit'),
+  nativeSidecars: z.enum(['auto', 'always', 'never']).default('auto'),
+  images: z
+    .strictObject({
+      'fluent-bit': image.default(DEFAULT_IMAGES['fluent-bit']),
+      streaming: image.default(DEFAULT_IMAGES.streaming),
+      /** One image for every Fluentd output, or one per output type (`default` for the core plugins). */
+      fluentd: z.union([image, z.record(z.string(), image)]).default(DEFAULT_IMAGES.fluentd),
+    })
+    .default({ 'fluent-bit': DEFAULT_IMAGES['fluent-bit'], streaming: DEFAULT_IMAGES.streaming, fluentd: DEFAULT_IMAGES.fluentd }),
+  imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
+  resources: z
+    .strictObject({
+      streaming: requirements.default({ requests: { cpu: '5m', memory: '16Mi' }, limits: { memory: '32Mi' } }),
+      agent: requirements.default({ requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } }),
+      /** The most a pod may ask for through `sidelog.io/resources`. */
+      max: resourceList.default({ cpu: '1', memory: '1Gi' }),
+    })
+    .default({
+      streaming: { requests: { cpu: '5m', memory: '16Mi' }, limits: { memory: '32Mi' } },
+      agent: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+      max: { cpu: '1', memory: '1Gi' },
+    }),
+  /** emptyDir sizeLimit of the filesystem buffer of critical streams. */
+  bufferSize: quantity.default('1Gi'),
+  /** emptyDir sizeLimit of the agent's state volume (offset databases). */
+  stateSize: quantity.default('64Mi'),
+  /** emptyDir sizeLimit of new log volumes; unset means no limit. */
+  logVolumeSize: quantity.optional(),
+  /** Seconds the agent gets to flush on shutdown (capped by the pod's terminationGracePeriodSeconds). */
+  flushSeconds: z.number().int().min(1).max(600).default(20),
+  /** Numeric non-root user the sidecars run as when the pod does not set one. */
+  runAsUser: z.number().int().min(1).max(2147483647).default(65532),
+});
+
+const NamespaceRule = z.strictObject({
+  outputs: z.array(z.string()).default([]),
+  agents: z.array(z.enum(AGENTS)).default([...AGENTS]),
+  critical: z.boolean().default(true),
+});
+
+const PolicySchema = z.strictObject({
+  defaults: DefaultsSchema.default(DefaultsSchema.parse({})),
+  outputs: z.record(z.string(), OutputSchema).default({}),
+  namespaces: z.record(z.string(), NamespaceRule).default({}),
+});
+
+export type Policy = z.output<typeof PolicySchema>;
+export type Defaults = Policy['defaults'];
+export type NamespaceRules = z.output<typeof NamespaceRule>;
+
+/** Catalog strings that may hold placeholders, per output (for the placeholder check). */
+function templatedValues(o: Output): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const [key, value] of Object.entries(o)) {
+    if (typeof value === 'string' && value.includes('{')) out.push([key, value]);
+  }
+  if (o.type === 'loki') for (const [k, v] of Object.entries(o.labels)) out.push([`labels.${k}`, v]);
+  return out;
+}
+
+function crossCheck(policy: Policy): Problem[] {
+  const problems: Problem[] = [];
+  for (const [name, output] of Object.entries(policy.outputs)) {
+    const at = fieldPath('outputs', [name]);
+    if (!isDns1123Label(name)) problems.push({ field: at, message: 'output names must be DNS-1123 labels' });
+    const settable = POD_SETTABLE[output.type];
+    for (const [param, rule] of Object.entries(output.podParams)) {
+      if (!settable.includes(param)) {
+        problems.push({
+          field: `${at}.podParams.${param}`,
+          message: settable.length ? `pods can be allowed to set only ${settable.join(', ')} on a ${output.type} output` : `pods cannot set anything on a ${output.type} output`,
+        });
+      }
+      if (rule.pattern !== undefined) {
+        try {
+          new RegExp(`^(?:${rule.pattern.replaceAll('{namespace}', 'ns')})$`);
+        } catch (e) {
+          problems.push({ field: `${at}.podParams.${param}.pattern`, message: `is not a valid regular expression (${(e as Error).message})` });
+        }
+      }
+    }
+    for (const [key, value] of templatedValues(output)) {
+      if (!TEMPLATE.test(value)) problems.push({ field: `${at}.${key}`, message: `unknown placeholder; use ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}` });
+    }
+  }
+  for (const [ns, rule] of Object.entries(policy.namespaces)) {
+    const at = fieldPath('namespaces', [ns]);
+    if (ns !== '*' && !isDns1123Label(ns)) problems.push({ field: at, message: 'must be a namespace name or "*"' });
+    for (const [i, name] of rule.outputs.entries()) {
+      if (!(name in policy.outputs)) problems.push({ field: `${at}.outputs[${i}]`, message: `unknown output "${name}" (not in outputs)` });
+    }
+  }
+  const d = policy.defaults;
+  for (const kind of ['streaming', 'agent'] as const) {
+    for (const res of ['cpu', 'memory'] as const) {
+      const max = d.resources.max[res];
+      for (const side of ['requests', 'limits'] as const) {
+        const v = d.resources[kind][side][res];
+        if (v !== undefined && max !== undefined && parseQuantity(v)! > parseQuantity(max)!) {
+          problems.push({ field: `defaults.resources.${kind}.${side}.${res}`, message: `${v} exceeds defaults.resources.max.${res} (${max})` });
+        }
+      }
+      const req = d.resources[kind].requests[res];
+      const lim = d.resources[kind].limits[res];
+      if (req !== undefined && lim !== undefined && parseQuantity(req)! > parseQuantity(lim)!) {
+        problems.push({ field: `defaults.resources.${kind}.requests.${res}`, message: `${req} exceeds the limit ${lim}` });
+      }
+    }
+  }
+  return problems;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Validate a policy object. Throws InputError (every problem, named by field) when it is invalid. */
+export function policyFromObject(doc: unknown, source = 'policy'): Policy {
+  const parsed = PolicySchema.safeParse(doc ?? {});
+  if (!parsed.success) throw new InputError(source, zodProblems('', parsed.error));
+  const problems = crossCheck(parsed.data);
+  if (problems.length > 0) throw new InputError(source, problems);
+  return deepFreeze(parsed.data);
+}
+
+/** Parse a policy file (YAML or JSON). Throws InputError naming the file and field. */
+export function parsePolicy(text: string, source = 'policy'): Policy {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { maxAliasCount: 100, uniqueKeys: true, prettyErrors: false });
+  } catch (e) {
+    throw new InputError(source, [{ field: '', message: `is not valid YAML (${String((e as Error).message).split('\n')[0]})` }]);
+  }
+  if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) {
+    throw new InputError(source, [{ field: '', message: 'must be a mapping with defaults, outputs and namespaces' }]);
+  }
+  return policyFromObject(doc, source);
+}
+
+/** Built in: stdout output for every namespace and streaming mode; what `sidelog serve` uses with no --policy. */
+export const BUILTIN_POLICY: Policy = policyFromObject(
+  { outputs: { stdout: { type: 'stdout' } }, namespaces: { '*': { outputs: ['stdout'] } } },
+  'built-in policy',
+);
+
+/** The rules for a namespace: its own entry, else `"*"`, else nothing allowed. */
+export function rulesFor(policy: Policy, namespace: string): NamespaceRules {
+  return policy.namespaces[namespace] ?? policy.namespaces['*'] ?? { outputs: [], agents: [...AGENTS], critical: true };
+}
+
+/** Replace `{namespace}` `{stream}` `{container}` in a catalog value. */
+export function fillTemplate(value: string, facts: { namespace: string; stream: string; container: string }): string {
+  return value.replace(/\{(namespace|stream|container)\}/g, (_, k: 'namespace' | 'stream' | 'container') => facts[k]);
+}
+
+/** Whether a pod-set parameter value is allowed by the catalog's pattern (placeholders filled in first). */
+export function paramAllowed(value: string, rule: { pattern?: string }, namespace: string): boolean {
+  if (!PARAM_VALUE.test(value)) return false;
+  if (rule.pattern === undefined) return true;
+  const escapedNs = namespace.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^(?:${rule.pattern.replaceAll('{namespace}', escapedNs)})$`).test(value);
+}
+
+export function fluentdImageFor(defaults: Defaults, output: Output): string {
+  if (output.fluentdImage) return output.fluentdImage;
+  const images = defaults.images.fluentd;
+  if (typeof images === 'string') return images;
+  const key = output.type === 'elasticsearch' && output.distribution === 'opensearch' ? 'opensearch' : output.type;
+  // The policy's map overrides the built-in one entry by entry.
+  return images[key] ?? DEFAULT_IMAGES.fluentd[key] ?? images.default ?? DEFAULT_IMAGES.fluentd.default!;
+}
+
+export type { AgentName };

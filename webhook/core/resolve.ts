@@ -1,0 +1,254 @@
+/**
+ * Requested streams, checked against the pod (containers, mounts, names) and the policy (allowed
+ * outputs, pod-settable params): the plan the renderers work from. Pure; problems name fields.
+ */
+import type { AgentStream, StreamingStream } from '../../sidecar-templates/types.js';
+import { PATHS } from '../../sidecar-templates/types.js';
+import { type AgentName, type RequestedStream, AGENT, PARAM_VALUE, isGlob, splitPath } from './annotations.js';
+import { toDnsLabel } from './names.js';
+import { type NamespaceRules, type Output, type Policy, fillTemplate, paramAllowed, rulesFor } from './policy.js';
+import type { Container, Pod, Volume, VolumeMount } from './pod.js';
+import type { Problem } from './problems.js';
+
+/** Volume kinds whose existing mount sidelog may share with a sidecar. Never hostPath, never secrets. */
+const REUSABLE = ['emptyDir', 'persistentVolumeClaim', 'ephemeral'] as const;
+
+/** A log volume the plan uses: either an existing volume of the pod or a new emptyDir. */
+export interface LogVolume {
+  readonly name: string;
+  readonly isNew: boolean;
+  /** Where sidecars mount it (read-only). */
+  readonly sidecarMountPath: string;
+  readonly subPath?: string;
+}
+
+/** A mount sidelog adds to a writing container (for a new log volume). */
+export interface AppMount {
+  readonly container: string;
+  readonly mount: VolumeMount;
+}
+
+export interface Plan {
+  readonly agent: AgentName;
+  readonly agentStreams: AgentStream[];
+  readonly streamingStreams: StreamingStream[];
+  readonly logVolumes: LogVolume[];
+  readonly appMounts: AppMount[];
+  /** Log volume names (with subPath) each stream reads, by stream name. */
+  readonly streamVolume: ReadonlyMap<string, LogVolume>;
+  readonly problems: Problem[];
+  readonly warnings: string[];
+}
+
+function volumeKind(v: Volume): string {
+  return Object.keys(v).find((k) => k !== 'name') ?? 'unknown';
+}
+
+function normalizeDir(p: string): string {
+  return p.length > 1 ? p.replace(/\/+$/, '') : p;
+}
+
+/** Default stream name: the file name without extension (or the directory for a pure glob). */
+function deriveName(path: string): string {
+  const { dir, file } = splitPath(path);
+  const base = toDnsLabel(file.replace(/\.[^.]*$/, '').replace(/[*?[\]]/g, ''), 40);
+  if (base) return base;
+  return toDnsLabel(dir.split('/').pop() ?? '', 40) || 'log';
+}
+
+interface Ctx {
+  readonly pod: Pod;
+  readonly namespace: string;
+  readonly policy: Policy;
+  readonly rules: NamespaceRules;
+  readonly agent: AgentName;
+}
+
+function pickContainer(s: RequestedStream, pod: Pod): { container: Container } | { problem: Problem } {
+  const containers = pod.spec.containers;
+  if (s.spec.container === undefined) {
+    if (containers.length === 1) return { container: containers[0]! };
+    return { problem: { field: `${s.field}.container`, message: `required: the pod has ${containers.length} containers (${containers.map((c) => c.name).join(', ')})` } };
+  }
+  const found = containers.find((c) => c.name === s.spec.container);
+  if (found) return { container: found };
+  return { problem: { field: `${s.field}.container`, message: `no container named "${s.spec.container}" (containers: ${containers.map((c) => c.name).join(', ')})` } };
+}
+
+/** The catalog output for an agent stream, with allowed params applied and placeholders filled. */
+function resolveOutput(s: RequestedStream, ctx: Ctx, streamName: string, container: string): { name: string; output: Output } | Problem[] {
+  const name = s.spec.output!;
+  const field = `${s.field}.output`;
+  const allowed = ctx.rules.outputs;
+  const catalog = ctx.policy.outputs[name];
+  if (!catalog || !allowed.includes(name)) {
+    const list = allowed.length ? allowed.join(', ') : 'none';
+    return [{ field, message: `output "${name}" is not allowed in namespace ${ctx.namespace} (allowed: ${list})` }];
+  }
+  const problems: Problem[] = [];
+  const out: Record<string, unknown> = { ...catalog };
+  for (const [key, value] of Object.entries(s.spec.params ?? {})) {
+    const rule = catalog.podParams[key];
+    if (rule === undefined) {
+      const settable = Object.keys(catalog.podParams);
+      problems.push({ field: `${s.field}.params.${key}`, message: `cannot be set by pods on output "${name}"${settable.length ? ` (settable: ${settable.join(', ')})` : ' (the catalog fixes every field)'}` });
+    } else if (!paramAllowed(value, rule, ctx.namespace)) {
+      problems.push({ field: `${s.field}.params.${key}`, message: `"${value}" is not allowed by output "${name}"${rule.pattern ? ` (must match ${rule.pattern})` : ''}` });
+    } else {
+      out[key] = value;
+    }
+  }
+  if (problems.length) return problems;
+  const facts = { namespace: ctx.namespace, stream: streamName, container };
+  for (const [key, value] of Object.entries(out)) {
+    if (typeof value === 'string') out[key] = fillTemplate(value, facts);
+  }
+  if (catalog.type === 'loki') {
+    out.labels = Object.fromEntries(Object.entries(catalog.labels).map(([k, v]) => [k, fillTemplate(v, facts)]));
+  }
+  for (const [key, value] of Object.entries(out)) {
+    if (typeof value === 'string' && key !== 'type' && key !== 'endpoint' && !PARAM_VALUE.test(value)) {
+      problems.push({ field, message: `output "${name}" field ${key} renders to an invalid value` });
+    }
+  }
+  if (problems.length) return problems;
+  return { name, output: out as Output };
+}
+
+/**
+ * Plan the injection: resolve containers, names, outputs and log volumes. Streams with problems
+ * are left out of the plan and reported; the caller decides whether problems refuse the pod.
+ */
+export function resolvePlan(pod: Pod, namespace: string, policy: Policy, requested: readonly RequestedStream[], agentAsked: AgentName | undefined): Plan {
+  const rules = rulesFor(policy, namespace);
+  const agent = agentAsked ?? policy.defaults.agent;
+  const ctx: Ctx = { pod, namespace, policy, rules, agent };
+  const problems: Problem[] = [];
+  const warnings: string[] = [];
+  const volumes = pod.spec.volumes ?? [];
+  const volumeNames = new Set(volumes.map((v) => v.name));
+  const usedNames = new Map<string, string>();
+  const agentStreams: AgentStream[] = [];
+  const streamingStreams: StreamingStream[] = [];
+  const logVolumes: LogVolume[] = [];
+  const appMounts: AppMount[] = [];
+  const streamVolume = new Map<string, LogVolume>();
+  /** `container\0dir` -> the new volume sidelog creates for that directory. */
+  const newVolumeFor = new Map<string, LogVolume>();
+  let nextLogVolume = 0;
+
+  if (agentAsked !== undefined && !rules.agents.includes(agentAsked)) {
+    problems.push({ field: AGENT, message: `agent ${agentAsked} is not allowed in namespace ${namespace} (allowed: ${rules.agents.join(', ')})` });
+  }
+
+  // Explicit names first, so a derived name never takes a name a later stream asked for.
+  for (const s of requested) {
+    if (s.spec.name === undefined) continue;
+    const taken = usedNames.get(s.spec.name);
+    if (taken) problems.push({ field: `${s.field}.name`, message: `"${s.spec.name}" is already used by ${taken}` });
+    else usedNames.set(s.spec.name, s.field);
+  }
+
+  for (const s of requested) {
+    const picked = pickContainer(s, pod);
+    if ('problem' in picked) {
+      problems.push(picked.problem);
+      continue;
+    }
+    const { container } = picked;
+    let name = s.spec.name;
+    if (name === undefined) {
+      const base = deriveName(s.spec.path);
+      name = base;
+      for (let n = 2; usedNames.has(name); n++) name = `${base.slice(0, 36)}-${n}`;
+      usedNames.set(name, s.field);
+    } else if (usedNames.get(name) !== s.field) {
+      continue; // duplicate explicit name, reported above
+    }
+    const { dir, file } = splitPath(s.spec.path);
+
+    // Where does the file live? An existing mount of the directory (or an ancestor) is shared.
+    let volume: LogVolume | undefined;
+    let relative = '';
+    const mounts = [...(container.volumeMounts ?? [])].sort((a, b) => b.mountPath.length - a.mountPath.length);
+    let blocked: string | undefined;
+    for (const m of mounts) {
+      const mp = normalizeDir(m.mountPath);
+      const exact = mp === dir;
+      if (!exact && !dir.startsWith(`${mp}/`) && mp !== '/') continue;
+      const v = volumes.find((x) => x.name === m.name);
+      const kind = v ? volumeKind(v) : 'missing';
+      if (!(REUSABLE as readonly string[]).includes(kind) || m.subPathExpr !== undefined) {
+        if (exact) blocked = `${dir} is a ${m.subPathExpr !== undefined ? 'subPathExpr mount' : `${kind} volume`} ("${m.name}") in container ${container.name}; sidelog shares only emptyDir and persistent volumes with its sidecars`;
+        if (exact) break;
+        continue;
+      }
+      relative = exact ? '' : dir.slice(mp === '/' ? 1 : mp.length + 1);
+      const existing = logVolumes.find((lv) => !lv.isNew && lv.name === m.name && lv.subPath === m.subPath);
+      volume = existing ?? {
+        name: m.name,
+        isNew: false,
+        sidecarMountPath: `${PATHS.logs}/${m.name}${logVolumes.some((lv) => lv.name === m.name) ? `-${logVolumes.length}` : ''}`,
+        ...(m.subPath !== undefined ? { subPath: m.subPath } : {}),
+      };
+      if (!existing) logVolumes.push(volume);
+      break;
+    }
+    if (blocked) {
+      problems.push({ field: `${s.field}.path`, message: blocked });
+      continue;
+    }
+    if (!volume) {
+      const key = `${container.name}\0${dir}`;
+      volume = newVolumeFor.get(key);
+      if (!volume) {
+        let volName: string;
+        do volName = `sidelog-logs-${nextLogVolume++}`;
+        while (volumeNames.has(volName));
+        volume = { name: volName, isNew: true, sidecarMountPath: `${PATHS.logs}/${volName}` };
+        newVolumeFor.set(key, volume);
+        logVolumes.push(volume);
+        appMounts.push({ container: container.name, mount: { name: volName, mountPath: dir } });
+      }
+    }
+    const sidecarPath = [volume.sidecarMountPath, relative, file].filter(Boolean).join('/');
+
+    if (s.mode === 'streaming') {
+      if (isGlob(file)) {
+        warnings.push(`${s.field}.path: a glob in streaming mode follows the files present when the sidecar starts (and their rotations); use mode: agent to pick up new files`);
+      }
+      streamingStreams.push({ index: s.index, name, container: container.name, appPath: s.spec.path, sidecarPath });
+      streamVolume.set(name, volume);
+      continue;
+    }
+    const critical = s.spec.critical ?? false;
+    if (critical && !rules.critical) {
+      problems.push({ field: `${s.field}.critical`, message: `critical streams are not allowed in namespace ${namespace}` });
+      continue;
+    }
+    const resolved = resolveOutput(s, ctx, name, container.name);
+    if (Array.isArray(resolved)) {
+      problems.push(...resolved);
+      continue;
+    }
+    streamVolume.set(name, volume);
+    agentStreams.push({
+      index: s.index,
+      name,
+      container: container.name,
+      appPath: s.spec.path,
+      sidecarPath,
+      parser: s.spec.parser ?? 'none',
+      ...(s.spec.regex !== undefined ? { regex: s.spec.regex } : {}),
+      critical,
+      outputName: resolved.name,
+      output: resolved.output,
+    });
+  }
+
+  // Only volumes some surviving stream reads are kept.
+  const used = new Set(streamVolume.values());
+  const keptVolumes = logVolumes.filter((v) => used.has(v));
+  const keptMounts = appMounts.filter((m) => keptVolumes.some((v) => v.name === m.mount.name));
+  return { agent, agentStreams, streamingStreams, logVolumes: keptVolumes, appMounts: keptMounts, streamVolume, problems, warnings };
+}
