@@ -225,6 +225,24 @@ function crossCheck(policy: Policy): Problem[] {
   return problems;
 }
 
+/** Namespace rules naming outputs the file does not define, read from the raw document (used when zod already failed). */
+function danglingRefs(doc: unknown): Problem[] {
+  const d = doc as { outputs?: unknown; namespaces?: unknown } | null;
+  if (!d || typeof d.namespaces !== 'object' || d.namespaces === null) return [];
+  const outputs = typeof d.outputs === 'object' && d.outputs !== null ? Object.keys(d.outputs) : [];
+  const problems: Problem[] = [];
+  for (const [ns, rule] of Object.entries(d.namespaces)) {
+    const list = (rule as { outputs?: unknown } | null)?.outputs;
+    if (!Array.isArray(list)) continue;
+    for (const [i, name] of list.entries()) {
+      if (typeof name === 'string' && !outputs.includes(name)) {
+        problems.push({ field: `${fieldPath('namespaces', [ns])}.outputs[${i}]`, message: `unknown output "${name}" (not in outputs)` });
+      }
+    }
+  }
+  return problems;
+}
+
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object') {
     for (const v of Object.values(o)) deepFreeze(v);
@@ -236,7 +254,7 @@ function deepFreeze<T>(o: T): T {
 /** Validate a policy object. Throws InputError (every problem, named by field) when it is invalid. */
 export function policyFromObject(doc: unknown, source = 'policy'): Policy {
   const parsed = PolicySchema.safeParse(doc ?? {});
-  if (!parsed.success) throw new InputError(source, zodProblems('', parsed.error));
+  if (!parsed.success) throw new InputError(source, [...zodProblems('', parsed.error), ...danglingRefs(doc)]);
   const problems = crossCheck(parsed.data);
   if (problems.length > 0) throw new InputError(source, problems);
   return deepFreeze(parsed.data);

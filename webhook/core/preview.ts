@@ -108,7 +108,7 @@ export function previewObject(doc: unknown, opts: PreviewOptions, source = 'mani
  * InputError naming the document and line on a syntax error.
  */
 export function parseManifests(text: string, source = 'manifest'): unknown[] {
-  const docs = parseAllDocuments(text, { maxAliasCount: 100, prettyErrors: false });
+  const docs = parseAllDocuments(text, { prettyErrors: false });
   if (!Array.isArray(docs)) throw new InputError(source, [{ field: '', message: 'is empty' }]);
   const out: unknown[] = [];
   for (const [i, d] of docs.entries()) {
