@@ -9,6 +9,8 @@ import { parseKubeVersion } from './core/kube-version.js';
 import { type Policy, BUILTIN_POLICY, parsePolicy } from './core/policy.js';
 import { InputError } from './core/problems.js';
 import { parseManifests, previewObject } from './core/preview.js';
+import { loadConfig } from './config.js';
+import { flagsToConfig, startServer, tryItText } from './main.js';
 
 export interface Io {
   readonly stdout: (s: string) => void;
@@ -84,9 +86,34 @@ async function preview(argv: string[], io: Io): Promise<number> {
   return results.some((r) => !r.allowed) ? 3 : 0;
 }
 
+async function serve(argv: string[], io: Io): Promise<number> {
+  const config = loadConfig(flagsToConfig(argv));
+  const running = await startServer(config, config.discoverVersion ? { discoverVersion: async () => (await import('./k8s/version.js')).discoverKubeVersion() } : {});
+  io.stderr(tryItText(running));
+  return new Promise((resolve) => {
+    let closing = false;
+    const stop = (signal: string) => {
+      if (closing) return;
+      closing = true;
+      running.app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+      const deadline = setTimeout(() => {
+        running.app.log.warn('shutdown deadline passed; exiting with requests in flight');
+        resolve(1);
+      }, config.shutdownSeconds * 1000);
+      deadline.unref();
+      running.close().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
 export type Command = (argv: string[], io: Io) => Promise<number>;
 
-export const COMMANDS: Record<string, Command> = { preview };
+export const COMMANDS: Record<string, Command> = { serve, preview };
 
 /** Run the CLI; returns the exit status. */
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {

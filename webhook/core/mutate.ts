@@ -10,7 +10,7 @@ import { renderFluentd } from '../../sidecar-templates/fluentd/index.js';
 import { factEnv, restrictedSecurityContext } from '../../sidecar-templates/common.js';
 import { renderStreaming } from '../../sidecar-templates/streaming/index.js';
 import { type AgentRender, type AgentRenderInput, PATHS, VOLUMES } from '../../sidecar-templates/types.js';
-import { type AgentName, AGENT, RESOURCES, STATUS, STREAMS, parsePodOptions, parseStreams } from './annotations.js';
+import { type AgentName, RESOURCES, STATUS, STREAMS, parsePodOptions, parseStreams } from './annotations.js';
 import { type KubeVersion, useNativeSidecars } from './kube-version.js';
 import type { Policy } from './policy.js';
 import { type Container, type Pod, type Volume, type VolumeMount, PodSchema } from './pod.js';
@@ -81,9 +81,14 @@ export interface MutateResult {
   readonly configs: ReadonlyArray<{ readonly file: string; readonly text: string }>;
 }
 
+/** Control characters from pod text are shown escaped: a warning is always one printable line. */
+function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function warningsOf(problems: readonly Problem[], extra: readonly string[]): string[] {
   const all = [...problems.map(problemText), ...extra].map((w) => {
-    const text = WARNING_PREFIX + w;
+    const text = WARNING_PREFIX + printable(w);
     return text.length > MAX_WARNING ? `${text.slice(0, MAX_WARNING - 1)}…` : text;
   });
   if (all.length > MAX_WARNINGS) return [...all.slice(0, MAX_WARNINGS - 1), `${WARNING_PREFIX}${all.length - MAX_WARNINGS + 1} more problems not shown`];
@@ -95,7 +100,7 @@ function skipped(object: unknown, code: string, reason: string, warnings: string
 }
 
 function denied(object: unknown, problems: readonly Problem[]): MutateResult {
-  const message = `sidelog: ${problems.map(problemText).join('; ')}`;
+  const message = `sidelog: ${printable(problems.map(problemText).join('; '))}`;
   return {
     allowed: false,
     denial: message.length > 1024 ? `${message.slice(0, 1023)}…` : message,
@@ -285,4 +290,3 @@ function build(pod: Pod, plan: Plan, agent: AgentRender | undefined, withAgent: 
   return out;
 }
 
-export { AGENT };

@@ -8,7 +8,7 @@ import { type AgentName, type RequestedStream, AGENT, PARAM_VALUE, isGlob, split
 import { toDnsLabel } from './names.js';
 import { type NamespaceRules, type Output, type Policy, fillTemplate, paramAllowed, rulesFor } from './policy.js';
 import type { Container, Pod, Volume, VolumeMount } from './pod.js';
-import type { Problem } from './problems.js';
+import { type Problem, fieldPath } from './problems.js';
 
 /** Volume kinds whose existing mount sidelog may share with a sidecar. Never hostPath, never secrets. */
 const REUSABLE = ['emptyDir', 'persistentVolumeClaim', 'ephemeral'] as const;
@@ -91,9 +91,9 @@ function resolveOutput(s: RequestedStream, ctx: Ctx, streamName: string, contain
     const rule = catalog.podParams[key];
     if (rule === undefined) {
       const settable = Object.keys(catalog.podParams);
-      problems.push({ field: `${s.field}.params.${key}`, message: `cannot be set by pods on output "${name}"${settable.length ? ` (settable: ${settable.join(', ')})` : ' (the catalog fixes every field)'}` });
+      problems.push({ field: fieldPath(`${s.field}.params`, [key]), message: `cannot be set by pods on output "${name}"${settable.length ? ` (settable: ${settable.join(', ')})` : ' (the catalog fixes every field)'}` });
     } else if (!paramAllowed(value, rule, ctx.namespace)) {
-      problems.push({ field: `${s.field}.params.${key}`, message: `"${value}" is not allowed by output "${name}"${rule.pattern ? ` (must match ${rule.pattern})` : ''}` });
+      problems.push({ field: fieldPath(`${s.field}.params`, [key]), message: `"${value}" is not allowed by output "${name}"${rule.pattern ? ` (must match ${rule.pattern})` : ''}` });
     } else {
       out[key] = value;
     }

@@ -1,0 +1,150 @@
+/**
+ * `sidelog serve`: parse the configuration, load policy and certificate, build the server, listen,
+ * reload policy and certificate when their files change, close gracefully on SIGTERM.
+ */
+import { parseArgs } from 'node:util';
+import type { FastifyInstance } from 'fastify';
+import { type Config, loadConfig } from './config.js';
+import { type KubeVersion, formatKubeVersion, parseKubeVersion } from './core/kube-version.js';
+import { createMetrics } from './metrics.js';
+import { createPolicyStore } from './policy-store.js';
+import { buildServer, TLS_MIN_VERSION } from './server.js';
+import { type TlsMaterial, ensureSelfSigned, readTlsFiles } from './tls.js';
+import { type Watcher, watchFiles } from './watch.js';
+
+export interface Running {
+  readonly app: FastifyInstance;
+  readonly url: string;
+  readonly port: number;
+  /** The CA to trust when the certificate was generated here. */
+  readonly caFile?: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Where the Kubernetes version comes from when neither --kube-version nor the env sets one. */
+  readonly discoverVersion?: () => Promise<string | undefined>;
+}
+
+/** Start the webhook from a validated configuration. Throws (one line) when policy or certificate is unusable. */
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<Running> {
+  let tlsFiles: { certFile: string; keyFile: string; caFile?: string };
+  if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
+    tlsFiles = { certFile: config.tlsCert, keyFile: config.tlsKey };
+  } else {
+    const generated = await ensureSelfSigned(config.certDir);
+    tlsFiles = generated;
+  }
+  let tls: TlsMaterial = readTlsFiles(tlsFiles.certFile, tlsFiles.keyFile);
+  let policyError: string | undefined;
+  let kubeVersion: KubeVersion | undefined = parseKubeVersion(config.kubeVersion);
+
+  const metricsRef: { current?: ReturnType<typeof createMetrics> } = {};
+  const policies = createPolicyStore(
+    config.policy,
+    { info: (o, m) => app?.log.info(o, m), error: (o, m) => app?.log.error(o, m) },
+    (ok) => {
+      metricsRef.current?.policyReloads.inc({ result: ok ? 'success' : 'failure' });
+      policyError = ok ? undefined : policies?.lastError();
+    },
+  );
+  const metrics = createMetrics({ certNotAfter: () => tls.notAfter, policyOutputs: () => Object.keys(policies.current().outputs).length });
+  metricsRef.current = metrics;
+  metrics.policyReloads.inc({ result: 'success' });
+  metrics.certReloads.inc({ result: 'success' });
+
+  const app: FastifyInstance = buildServer(
+    { tls: { cert: tls.cert, key: tls.key }, bodyLimit: config.bodyLimit, logger: { level: config.logLevel } },
+    {
+      policy: () => policies.current(),
+      policySource: () => policies.source(),
+      kubeVersion: () => kubeVersion,
+      readiness: () => {
+        const problems: string[] = [];
+        if (tls.notAfter.getTime() <= Date.now()) problems.push('the serving certificate has expired');
+        if (policyError) problems.push(`last policy load failed (the previous policy is in force): ${policyError}`);
+        return problems;
+      },
+      metrics,
+    },
+  );
+
+  if (kubeVersion === undefined && opts.discoverVersion) {
+    try {
+      kubeVersion = parseKubeVersion(await opts.discoverVersion());
+      app.log.info({ kubeVersion: formatKubeVersion(kubeVersion) }, 'Kubernetes version discovered');
+    } catch (e) {
+      app.log.warn({ error: (e as Error).message }, 'cannot read the Kubernetes version; native sidecars only with nativeSidecars: always');
+    }
+  }
+
+  const watchers: Watcher[] = [];
+  if (config.policy !== undefined) watchers.push(watchFiles([config.policy], config.watchInterval, () => void policies.reload()));
+  watchers.push(
+    watchFiles([tlsFiles.certFile, tlsFiles.keyFile], config.watchInterval, () => {
+      try {
+        const next = readTlsFiles(tlsFiles.certFile, tlsFiles.keyFile);
+        (app.server as unknown as import('node:tls').Server).setSecureContext({ cert: next.cert, key: next.key, minVersion: TLS_MIN_VERSION });
+        tls = next;
+        metrics.certReloads.inc({ result: 'success' });
+        app.log.info({ notAfter: next.notAfter.toISOString() }, 'serving certificate reloaded');
+      } catch (e) {
+        // A Secret update may show the new certificate before the new key: try again next tick.
+        metrics.certReloads.inc({ result: 'failure' });
+        app.log.warn({ error: (e as Error).message }, 'serving certificate not reloaded; the current one stays in use');
+      }
+    }),
+  );
+
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  app.log.info({ port, policy: policies.source(), kubeVersion: formatKubeVersion(kubeVersion) }, 'sidelog listening');
+  return {
+    app,
+    port,
+    url: `https://localhost:${port}`,
+    ...(tlsFiles.caFile !== undefined ? { caFile: tlsFiles.caFile } : {}),
+    certFile: tlsFiles.certFile,
+    keyFile: tlsFiles.keyFile,
+    close: async () => {
+      for (const w of watchers) w.close();
+      await app.close();
+    },
+  };
+}
+
+export const SERVE_FLAGS = {
+  policy: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  port: { type: 'string', short: 'p' },
+  host: { type: 'string' },
+  'cert-dir': { type: 'string' },
+  'kube-version': { type: 'string' },
+  'discover-version': { type: 'boolean' },
+  'body-limit': { type: 'string' },
+  'log-level': { type: 'string' },
+  'watch-interval': { type: 'string' },
+  'shutdown-seconds': { type: 'string' },
+} as const;
+
+/** Flags as config keys: `--tls-cert` -> `tlsCert`. */
+export function flagsToConfig(argv: string[]): Record<string, unknown> {
+  const { values } = parseArgs({ args: argv, options: SERVE_FLAGS, strict: true });
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()), v]));
+}
+
+export function tryItText(r: Running): string {
+  const ca = r.caFile ? `--cacert ${r.caFile} ` : '';
+  return [
+    `sidelog is serving on ${r.url}${r.caFile ? ` with a self-signed certificate (CA: ${r.caFile})` : ''}`,
+    'Try it:',
+    `  curl ${ca}-H 'Content-Type: application/yaml' --data-binary @examples/pod.yaml '${r.url}/preview?output=yaml'`,
+    `  curl ${ca}${r.url}/readyz`,
+    `  curl ${ca}${r.url}/metrics`,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,58 @@
+/**
+ * Prometheus metrics (prom-client), in a registry of their own so several servers in one process
+ * (tests, the bench) never share counters.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'route' | 'outcome'>;
+  readonly duration: Histogram<'route'>;
+  readonly injections: Counter<'mode' | 'agent' | 'output_type'>;
+  readonly skips: Counter<'reason'>;
+  readonly badRequests: Counter<'code'>;
+  readonly policyReloads: Counter<'result'>;
+  readonly certReloads: Counter<'result'>;
+  readonly certExpiry: Gauge;
+  readonly policyOutputs: Gauge;
+}
+
+/** `certNotAfter` is read at scrape time; `now` is injectable for tests. */
+export function createMetrics(opts: { certNotAfter: () => Date | undefined; policyOutputs: () => number; now?: () => number; processMetrics?: boolean }): Metrics {
+  const registry = new Registry();
+  const now = opts.now ?? Date.now;
+  if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'sidelog_' });
+  return {
+    registry,
+    requests: new Counter({ name: 'sidelog_requests_total', help: 'Requests by route and outcome (injected, skipped, denied, previewed, error).', labelNames: ['route', 'outcome'], registers: [registry] }),
+    duration: new Histogram({
+      name: 'sidelog_request_duration_seconds',
+      help: 'Time to answer a request, by route.',
+      labelNames: ['route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    injections: new Counter({ name: 'sidelog_injections_total', help: 'Injected streams by mode, agent and output type.', labelNames: ['mode', 'agent', 'output_type'], registers: [registry] }),
+    skips: new Counter({ name: 'sidelog_skips_total', help: 'Pods left unchanged, by reason.', labelNames: ['reason'], registers: [registry] }),
+    badRequests: new Counter({ name: 'sidelog_bad_requests_total', help: 'Requests refused before reaching the core, by error code.', labelNames: ['code'], registers: [registry] }),
+    policyReloads: new Counter({ name: 'sidelog_policy_reloads_total', help: 'Policy loads by result (success, failure).', labelNames: ['result'], registers: [registry] }),
+    certReloads: new Counter({ name: 'sidelog_certificate_reloads_total', help: 'Serving certificate loads by result (success, failure).', labelNames: ['result'], registers: [registry] }),
+    certExpiry: new Gauge({
+      name: 'sidelog_certificate_expiry_seconds',
+      help: 'Seconds until the serving certificate expires (negative once expired).',
+      registers: [registry],
+      collect() {
+        const notAfter = opts.certNotAfter();
+        if (notAfter) this.set((notAfter.getTime() - now()) / 1000);
+      },
+    }),
+    policyOutputs: new Gauge({
+      name: 'sidelog_policy_outputs',
+      help: 'Outputs in the catalog of the policy in force.',
+      registers: [registry],
+      collect() {
+        this.set(opts.policyOutputs());
+      },
+    }),
+  };
+}
