@@ -61,12 +61,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       policy: () => policies.current(),
       policySource: () => policies.source(),
       kubeVersion: () => kubeVersion,
-      readiness: () => {
-        const problems: string[] = [];
-        if (tls.notAfter.getTime() <= Date.now()) problems.push('the serving certificate has expired');
-        if (policyError) problems.push(`last policy load failed (the previous policy is in force): ${policyError}`);
-        return problems;
-      },
+      // A bad policy update keeps the last good policy in force and the server ready: taking every
+      // replica out of service would refuse all pods in `required` namespaces.
+      readiness: () => (tls.notAfter.getTime() <= Date.now() ? ['the serving certificate has expired'] : []),
+      policyError: () => policyError,
       metrics,
     },
   );

@@ -19,6 +19,8 @@ export interface ServerDeps {
   readonly kubeVersion: () => KubeVersion | undefined;
   /** Why the server is not ready (empty when ready). */
   readonly readiness: () => string[];
+  /** The error of the last policy update that was refused, if the last one was. */
+  readonly policyError?: () => string | undefined;
   readonly metrics: Metrics;
 }
 

@@ -7,6 +7,7 @@ export function healthRoutes(app: FastifyInstance, deps: ServerDeps): void {
   app.get('/readyz', async (_req, reply) => {
     const problems = deps.readiness();
     if (problems.length) return reply.code(503).send({ status: 'not ready', problems });
-    return { status: 'ready', policy: deps.policySource() };
+    const policyError = deps.policyError?.();
+    return { status: 'ready', policy: deps.policySource(), ...(policyError ? { policyError } : {}) };
   });
 }
