@@ -23,9 +23,18 @@ export interface PolicyStore {
   offer(text: string, source: string): boolean;
 }
 
+function readPolicyFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`${file}: cannot read (${code === 'ENOENT' ? 'no such file' : code ?? (e as Error).message})`);
+  }
+}
+
 export function createPolicyStore(file: string | undefined, log: PolicyLog, onResult: (ok: boolean) => void = () => undefined): PolicyStore {
   // The first load throws: a server must not start on a policy it cannot read.
-  let policy: Policy = file === undefined ? BUILTIN_POLICY : parsePolicy(readFileSync(file, 'utf8'), file);
+  let policy: Policy = file === undefined ? BUILTIN_POLICY : parsePolicy(readPolicyFile(file), file);
   let from = file ?? 'built-in policy';
   let error: string | undefined;
   onResult(true);
@@ -55,9 +64,9 @@ export function createPolicyStore(file: string | undefined, log: PolicyLog, onRe
       if (file === undefined) return true;
       let text: string;
       try {
-        text = readFileSync(file, 'utf8');
+        text = readPolicyFile(file);
       } catch (e) {
-        error = `${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+        error = (e as Error).message;
         onResult(false);
         log.error({ policy: file, error }, 'policy refused; the last good policy stays in force');
         return false;
