@@ -56,7 +56,8 @@ export interface ReviewResult {
   readonly review: AdmissionResponse;
   readonly outcome: ReviewOutcome;
   readonly namespace: string;
-  readonly result: MutateResult;
+  /** What the route needs for metrics and logs (not the whole mutated pod). */
+  readonly result: Pick<MutateResult, 'skip' | 'injection' | 'warnings'>;
 }
 
 /** Validate the body; problems name the field (`request.uid: ...`). */
@@ -98,5 +99,6 @@ export function answerReview(review: AdmissionReview, ctx: ReviewContext): Revie
   }
   if (result.skip) audit.skipped = result.skip.code;
   if (Object.keys(audit).length) response.auditAnnotations = audit;
-  return { review: { apiVersion: review.apiVersion, kind: 'AdmissionReview', response }, outcome, namespace, result };
+  const summary = { warnings: result.warnings, ...(result.skip ? { skip: result.skip } : {}), ...(result.injection ? { injection: result.injection } : {}) };
+  return { review: { apiVersion: review.apiVersion, kind: 'AdmissionReview', response }, outcome, namespace, result: summary };
 }

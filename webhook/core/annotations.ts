@@ -5,6 +5,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { memoize } from './memo.js';
 import { isDns1123Label } from './names.js';
 import { type Problem, fieldPath, zodProblems } from './problems.js';
 
@@ -203,6 +204,13 @@ export function parseStreams(text: string): ParsedStreams {
   }
   return { streams, problems };
 }
+
+/** parseStreams, memoized by annotation text; the result is frozen (copy before changing it). */
+export const parseStreamsCached: (text: string) => ParsedStreams = memoize((text) => {
+  const parsed = parseStreams(text);
+  for (const s of parsed.streams) Object.freeze(s.spec.params), Object.freeze(s.spec), Object.freeze(s);
+  return Object.freeze({ streams: Object.freeze(parsed.streams) as RequestedStream[], problems: Object.freeze(parsed.problems) as Problem[] });
+});
 
 export interface PodOptions {
   readonly agent?: AgentName;

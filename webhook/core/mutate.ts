@@ -10,7 +10,7 @@ import { renderFluentd } from '../../sidecar-templates/fluentd/index.js';
 import { factEnv, restrictedSecurityContext } from '../../sidecar-templates/common.js';
 import { renderStreaming } from '../../sidecar-templates/streaming/index.js';
 import { type AgentRender, type AgentRenderInput, PATHS, VOLUMES } from '../../sidecar-templates/types.js';
-import { type AgentName, RESOURCES, STATUS, STREAMS, parsePodOptions, parseStreams } from './annotations.js';
+import { type AgentName, RESOURCES, STATUS, STREAMS, parsePodOptions, parseStreamsCached } from './annotations.js';
 import { type KubeVersion, useNativeSidecars } from './kube-version.js';
 import type { Policy } from './policy.js';
 import { type Container, type Pod, type Volume, type VolumeMount, PodSchema } from './pod.js';
@@ -142,7 +142,9 @@ export function mutate(input: MutateInput): MutateResult {
   const pod = object as Pod;
   const ann = pod.metadata!.annotations!;
 
-  const { streams, problems } = parseStreams(ann[STREAMS]!);
+  const parsed = parseStreamsCached(ann[STREAMS]!);
+  const streams = parsed.streams;
+  const problems = [...parsed.problems];
   const options = parsePodOptions(ann);
   problems.push(...options.problems);
   const resources = sidecarResources(policy.defaults, ann[RESOURCES]);

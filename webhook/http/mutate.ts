@@ -3,7 +3,8 @@
  * check the content type, decode, hand the review to the core, wrap the answer.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { answerReview, parseReview } from '../core/admission.js';
+import { parseReview } from '../core/admission.js';
+import { createReviewCache } from '../review-cache.js';
 import type { Enforcement } from '../core/mutate.js';
 import { problemText } from '../core/problems.js';
 import { httpError } from '../errors.js';
@@ -14,12 +15,14 @@ function isJson(req: FastifyRequest): boolean {
 }
 
 export function mutateRoutes(app: FastifyInstance, deps: ServerDeps): void {
+  const cache = createReviewCache();
   const handle = (enforcement: Enforcement) => async (req: FastifyRequest) => {
     if (!isJson(req)) throw httpError('MEDIA_TYPE', 'an AdmissionReview is application/json');
     const parsed = parseReview(req.body);
     if ('problems' in parsed) throw httpError('BAD_REVIEW', parsed.problems.slice(0, 3).map(problemText).join('; '));
     const started = process.hrtime.bigint();
-    const { review, outcome, namespace, result } = answerReview(parsed.review, { policy: deps.policy(), enforcement, kubeVersion: deps.kubeVersion() });
+    const ctx = { policy: deps.policy(), enforcement, kubeVersion: deps.kubeVersion() };
+    const { review, outcome, namespace, result } = cache.answer(parsed.review, ctx);
     deps.metrics.requests.inc({ route: 'mutate', outcome });
     if (result.skip) deps.metrics.skips.inc({ reason: result.skip.code });
     for (const s of result.injection?.streams ?? []) {

@@ -1,0 +1,224 @@
+/**
+ * `npm run bench`: the webhook and a baseline fastify TLS server side by side, in one process
+ * tree on this machine, driven by the same load generator (autocannon, keep-alive) with a
+ * realistic AdmissionReview; then the core in-process. Prints figures and webhook/baseline
+ * ratios. A script, not a test: it asserts nothing.
+ *
+ * Options (env): BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 16).
+ */
+import { spawn } from 'node:child_process';
+import { Agent, request as httpsRequest } from 'node:https';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { parse as parseYaml } from 'yaml';
+import { issueCa, issueServing } from '../../certs/issue.js';
+import { answerReview } from '../../webhook/core/admission.js';
+import { mutate } from '../../webhook/core/mutate.js';
+import { parsePolicy } from '../../webhook/core/policy.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '../../..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+
+const policyFile = join(ROOT, 'test/golden/policy.yaml');
+const policy = parsePolicy(readFileSync(policyFile, 'utf8'), policyFile);
+/** A two-container pod asking for three streams, agent and streaming mixed. */
+const pod = parseYaml(readFileSync(join(ROOT, 'test/golden/cases/mixed-native/input.yaml'), 'utf8'));
+const review = {
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  request: { uid: 'bench', kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, namespace: 'team-a', operation: 'CREATE', object: pod, dryRun: false },
+};
+const body = JSON.stringify(review);
+
+interface Child {
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+function startChild(kind: string, args: string[]): Promise<Child> {
+  const child = spawn(process.execPath, [join(HERE, 'servers.js'), kind, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolvePromise, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /port=(\d+)/.exec(out);
+      if (m) {
+        resolvePromise({
+          port: Number(m[1]),
+          pid: child.pid!,
+          stop: () => new Promise((r) => {
+            child.once('exit', () => r());
+            child.kill('SIGTERM');
+          }),
+        });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${kind} exited with ${code}`)));
+  });
+}
+
+/** Peak resident set size of a process so far (Linux VmHWM), in MB. */
+function peakRssMb(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  errors: number;
+  non2xx: number;
+}
+
+interface Paced {
+  p50: number;
+  p99: number;
+  errors: number;
+  sent: number;
+  /** Answers per second actually completed; below the target means the client could not keep up. */
+  achieved: number;
+  target: number;
+}
+
+/** Every pod different (a unique label): no two requests share an answer. */
+const distinctTemplate = body.replace('"labels":{"app":"shop"}', '"labels":{"app":"shop","pod-template-hash":"@@"}');
+let distinctCounter = 0;
+
+async function load(port: number, ca: string, distinct = false): Promise<Load> {
+  const r = await autocannon({
+    url: `https://localhost:${port}/mutate`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    ...(distinct ? { requests: [{ setupRequest: (req: object) => ({ ...req, body: distinctTemplate.replace('@@', `h${distinctCounter++}`) }) }] } : {}),
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    tlsOptions: { ca, servername: 'localhost' },
+  } as autocannon.Options);
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+}
+
+/**
+ * Open-loop load at a fixed rate: requests leave on schedule whether or not earlier ones have
+ * answered, over keep-alive connections, so latency is measured at that rate, not in bursts.
+ */
+async function paced(port: number, ca: string, rate: number, distinct: boolean): Promise<Paced> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS, ca });
+  const latencies: number[] = [];
+  let errors = 0;
+  let sent = 0;
+  const start = performance.now();
+  const end = start + SECONDS * 1000;
+  const pending: Promise<void>[] = [];
+  const fire = () => {
+    const payload = distinct ? distinctTemplate.replace('@@', `p${distinctCounter++}`) : body;
+    const t0 = performance.now();
+    sent++;
+    pending.push(
+      new Promise<void>((done) => {
+        const req = httpsRequest({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', agent, servername: 'localhost', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode === 200) latencies.push(performance.now() - t0);
+            else errors++;
+            done();
+          });
+        });
+        req.on('error', () => {
+          errors++;
+          done();
+        });
+        req.end(payload);
+      }),
+    );
+  };
+  while (performance.now() < end) {
+    const due = Math.floor(((performance.now() - start) / 1000) * rate);
+    while (sent < due) fire();
+    await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const q = (f: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * f))] ?? NaN;
+  return { p50: q(0.5), p99: q(0.99), errors, sent, achieved: latencies.length / ((performance.now() - start) / 1000), target: rate };
+}
+
+function bigPod(): unknown {
+  const env = Array.from({ length: 1500 }, (_, i) => ({ name: `SETTING_${String(i).padStart(4, '0')}`, value: `value-${i}-${'x'.repeat(14)}` }));
+  const p = structuredClone(pod);
+  p.spec.containers[0].env = env;
+  return p;
+}
+
+function timeIt(fn: () => void, minMs: number): { perSecond: number; meanMs: number; medianMs: number } {
+  const samples: number[] = [];
+  const until = performance.now() + minMs;
+  while (performance.now() < until) {
+    const t = performance.now();
+    fn();
+    samples.push(performance.now() - t);
+  }
+  samples.sort((a, b) => a - b);
+  const total = samples.reduce((a, b) => a + b, 0);
+  return { perSecond: (samples.length / total) * 1000, meanMs: total / samples.length, medianMs: samples[Math.floor(samples.length / 2)]! };
+}
+
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
+const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'sidelog-bench-'));
+  const ca = await issueCa();
+  const serving = await issueServing({ ca, dnsNames: ['localhost'], ips: ['127.0.0.1'] });
+  writeFileSync(join(dir, 'tls.crt'), serving.cert);
+  writeFileSync(join(dir, 'tls.key'), serving.key);
+  const responseText = JSON.stringify(answerReview(review as never, { policy, enforcement: 'enabled', kubeVersion: { major: 1, minor: 30 } }).review);
+  writeFileSync(join(dir, 'response.json'), responseText);
+  const args = [join(dir, 'tls.crt'), join(dir, 'tls.key'), policyFile, join(dir, 'response.json')];
+
+  console.log(`sidelog bench: ${SECONDS}s per run, ${CONNECTIONS} keep-alive connections, request ${body.length} B, response ${responseText.length} B, ${process.version}`);
+  if (!distinctTemplate.includes('@@')) throw new Error('bench: the distinct-pod template did not apply');
+  const results: Array<{ name: string; max: Load; half: Paced; rss: number }> = [];
+  for (const [name, kind, distinct] of [['baseline', 'baseline', false], ['webhook, identical pods', 'webhook', false], ['webhook, distinct pods', 'webhook', true]] as const) {
+    const child = await startChild(kind, args);
+    await load(child.port, ca.cert, distinct).catch(() => undefined); // warm-up
+    const max = await load(child.port, ca.cert, distinct);
+    const half = await paced(child.port, ca.cert, Math.max(1, Math.floor(max.rps / 2)), distinct);
+    results.push({ name, max, half, rss: peakRssMb(child.pid) });
+    await child.stop();
+  }
+  console.log('\n| server                  | req/s (max) | p50 ms | p99 ms | max ms | errors | p99 ms at half rate | peak RSS MB |');
+  console.log('|-------------------------|-------------|--------|--------|--------|--------|---------------------|-------------|');
+  for (const r of results) {
+    console.log(`| ${r.name.padEnd(23)} | ${f1(r.max.rps).padStart(11)} | ${f2(r.max.p50).padStart(6)} | ${f2(r.max.p99).padStart(6)} | ${f2(r.max.max).padStart(6)} | ${String(r.max.errors + r.max.non2xx + r.half.errors).padStart(6)} | ${f2(r.half.p99).padStart(19)} | ${f1(r.rss).padStart(11)} |`);
+  }
+  for (const r of results) {
+    console.log(`${r.name}: half rate ${f1(r.half.target)} req/s asked, ${f1(r.half.achieved)} answered/s${r.half.achieved < r.half.target * 0.95 ? ' (the paced client could not keep up: its p99 includes client queueing)' : ''}`);
+  }
+  const b = results[0]!;
+  for (const w of results.slice(1)) {
+    console.log(`ratio ${w.name} / baseline: throughput ${f2(w.max.rps / b.max.rps)}, p99 ${f2(w.max.p99 / Math.max(b.max.p99, 0.01))}, p99 at half rate ${f2(w.half.p99 / Math.max(b.half.p99, 0.01))}, peak RSS ${f2(w.rss / b.rss)}`);
+  }
+
+  const realistic = timeIt(() => mutate({ object: pod, namespace: 'team-a', policy, kubeVersion: { major: 1, minor: 30 } }), 2000);
+  const big = bigPod();
+  const bigSize = JSON.stringify(big).length;
+  const bigRun = timeIt(() => mutate({ object: big, namespace: 'team-a', policy, kubeVersion: { major: 1, minor: 30 } }), 2000);
+  console.log(`\ncore, in process: ${f1(realistic.perSecond)} injections/s for the realistic pod (mean ${f2(realistic.meanMs)} ms)`);
+  console.log(`core, in process: one injection on a ${(bigSize / 1024).toFixed(0)} KB pod with 1,500 env vars: median ${f2(bigRun.medianMs)} ms, mean ${f2(bigRun.meanMs)} ms`);
+}
+
+await main();

@@ -1,0 +1,30 @@
+/**
+ * Bench child process: `node servers.js webhook|baseline CERT KEY POLICY BODYFILE`. Starts one
+ * TLS server on an ephemeral port and prints `port=<n>` on stdout. The baseline is a bare fastify
+ * TLS server that parses the same JSON request and answers with a fixed body of the same size as
+ * the webhook's answer, so the ratio isolates what sidelog adds.
+ */
+import { readFileSync } from 'node:fs';
+import Fastify from 'fastify';
+import { loadConfig } from '../../webhook/config.js';
+import { startServer } from '../../webhook/main.js';
+
+const [kind, certFile, keyFile, policyFile, responseFile] = process.argv.slice(2);
+
+if (kind === 'webhook') {
+  const config = loadConfig({ port: 0, host: '127.0.0.1', tlsCert: certFile, tlsKey: keyFile, policy: policyFile, kubeVersion: '1.30', logLevel: 'warn' }, {});
+  const running = await startServer(config);
+  process.stdout.write(`port=${running.port}\n`);
+  process.once('SIGTERM', () => void running.close().then(() => process.exit(0)));
+} else if (kind === 'baseline') {
+  const fixed = readFileSync(responseFile!, 'utf8');
+  const app = Fastify({ https: { cert: readFileSync(certFile!, 'utf8'), key: readFileSync(keyFile!, 'utf8'), minVersion: 'TLSv1.2' }, bodyLimit: 4 * 1024 * 1024, logger: false });
+  app.post('/mutate', async (_req, reply) => reply.type('application/json; charset=utf-8').send(fixed));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  process.stdout.write(`port=${typeof address === 'object' && address ? address.port : 0}\n`);
+  process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));
+} else {
+  process.stderr.write('usage: servers.js webhook|baseline CERT KEY POLICY RESPONSE\n');
+  process.exit(2);
+}
