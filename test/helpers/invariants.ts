@@ -62,7 +62,7 @@ export function quantityValue(s: string): { num: bigint; den: bigint } | undefin
   const decimal: Record<string, number> = { n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
   const binary: Record<string, number> = { Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 };
   let exp10: number;
-  if (/^[eE]/.test(suffix)) exp10 = Number(suffix.slice(1));
+  if (/^[eE][+-]?\d+$/.test(suffix)) exp10 = Number(suffix.slice(1));
   else if (suffix in binary) {
     num *= 2n ** BigInt(binary[suffix]!);
     exp10 = 0;

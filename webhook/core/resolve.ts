@@ -158,13 +158,18 @@ export function resolvePlan(pod: Pod, namespace: string, policy: Policy, request
     const { container } = picked;
     let name = s.spec.name;
     if (name === undefined) {
+      // A derived name is claimed only when the stream is accepted (see `accept`), so a stream
+      // that is dropped for a problem does not push the next one to `app-2`.
       const base = deriveName(s.spec.path);
       name = base;
       for (let n = 2; usedNames.has(name); n++) name = `${base.slice(0, 36)}-${n}`;
-      usedNames.set(name, s.field);
     } else if (usedNames.get(name) !== s.field) {
       continue; // duplicate explicit name, reported above
     }
+    const accept = (v: LogVolume) => {
+      usedNames.set(name, s.field);
+      streamVolume.set(name, v);
+    };
     const { dir, file } = splitPath(s.spec.path);
 
     // Where does the file live? An existing mount of the directory (or an ancestor) is shared.
@@ -218,7 +223,7 @@ export function resolvePlan(pod: Pod, namespace: string, policy: Policy, request
         warnings.push(`${s.field}.path: a glob in streaming mode follows the files present when the sidecar starts (and their rotations); use mode: agent to pick up new files`);
       }
       streamingStreams.push({ index: s.index, name, container: container.name, appPath: s.spec.path, sidecarPath });
-      streamVolume.set(name, volume);
+      accept(volume);
       continue;
     }
     const critical = s.spec.critical ?? false;
@@ -231,7 +236,7 @@ export function resolvePlan(pod: Pod, namespace: string, policy: Policy, request
       problems.push(...resolved);
       continue;
     }
-    streamVolume.set(name, volume);
+    accept(volume);
     agentStreams.push({
       index: s.index,
       name,

@@ -1,0 +1,33 @@
+# syntax=docker/dockerfile:1
+# sidelog: the admission webhook server and the `sidelog certs` command, one image.
+#   docker build -t ghcr.io/sidelog/sidelog:0.1.0 .
+#   docker run --rm ghcr.io/sidelog/sidelog:0.1.0 --help
+
+# ---- build: compile TypeScript, then drop the dev dependencies ----
+FROM node:20-slim AS build
+WORKDIR /app
+# Dependencies first, for layer caching. --ignore-scripts: no third-party install scripts run
+# (no dependency needs one at runtime); our own build step (the `prepare` script) runs below.
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY certs ./certs
+COPY sidecar-templates ./sidecar-templates
+COPY webhook ./webhook
+RUN npm run build \
+ && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+
+# ---- runtime ----
+FROM node:20-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/bin ./bin
+# Numeric, non-root (the restricted Pod Security Standard's runAsNonRoot needs a number to check).
+USER 65532:65532
+EXPOSE 8443
+ENTRYPOINT ["node", "bin/sidelog.js"]
+CMD ["--help"]
