@@ -26,9 +26,10 @@
  * them can end early or evaluate anything:
  *  1. a bare token from [A-Za-z0-9_./:@%+=,-] (plus `* ? [ ]` after the first character): no
  *     white space, quote, `#`, `$`, `{`, `<` or backslash, so it can only be one literal;
- *  2. otherwise a single-quoted string with `\` written as `\\` and `'` as `\'` (a bijection),
- *     after assertConfigSafe refused control characters (line breaks above all): the reader gives
- *     back exactly the original text and evaluates nothing;
+ *  2. otherwise a single-quoted string: `'` written as `\'`, a backslash doubled when a backslash,
+ *     a quote or the closing quote follows it (any other backslash the reader keeps as it is), after
+ *     assertConfigSafe refused control characters (line breaks above all): the reader gives back
+ *     exactly the original text and evaluates nothing;
  *  3. a JSON object built here whose strings carry every character outside [A-Za-z0-9 _./:@%+=,-]
  *     as a \uXXXX escape: no `#` (Fluentd's comment probe), quote, brace or line break occurs
  *     inside a string, so the object closes at its last `}` and nowhere before;
@@ -88,7 +89,16 @@ export const isJsonHash = (v: ConfValue): v is JsonHash => typeof v === 'object'
 export function quoteString(value: string, what: string): string {
   assertConfigSafe(value, what);
   if (BARE.test(value)) return value;
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  let out = "'";
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    const next = value[i + 1];
+    if (c === "'") out += "\\'";
+    // The reader turns `\\` into `\` and `\'` into `'` and keeps any other backslash as it is.
+    else if (c === '\\' && (next === undefined || next === '\\' || next === "'")) out += '\\\\';
+    else out += c;
+  }
+  return `${out}'`;
 }
 
 function jsonString(s: string, what: string): string {

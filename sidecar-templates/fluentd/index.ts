@@ -27,7 +27,7 @@ import type { EnvVar, VolumeMount } from '../../webhook/core/pod.js';
 import { parseQuantity } from '../../webhook/core/quantity.js';
 import { credentialsFor, mergeCredentials } from '../common.js';
 import { type AgentRender, type AgentRenderInput, type AgentStream, FACT_ENV, PATHS, VOLUMES } from '../types.js';
-import { type ConfValue, type Directive, type Param, envRef, jsonHash, serializeFluentd } from './conf.js';
+import { type Directive, type Param, envRef, jsonHash, serializeFluentd } from './conf.js';
 import { MULTILINE_FLUSH_INTERVAL, isMultiline, parseDirective } from './parsers.js';
 
 export { type ConfValue, type Directive, type Param, envRef, jsonHash, quoteString, serializeFluentd } from './conf.js';
@@ -233,7 +233,9 @@ function outputPlan(s: AgentStream, timeout: number): Plan {
         type: 'remote_syslog',
         params: [
           ['host', o.host], ['port', String(o.port)], ['protocol', o.protocol === 'udp' ? 'udp' : 'tcp'],
-          ...(o.protocol === 'tls' ? ([['tls', 'true'], ...(o.tlsVerify ? [] : [['verify_mode', '0']])] as Param[]) : []),
+          ...(o.protocol === 'tls' ? ([['tls', 'true']] as Param[]) : []),
+          // OpenSSL::SSL::VERIFY_NONE; the plugin has no hostname switch.
+          ...(o.protocol === 'tls' && !o.tlsVerify ? ([['verify_mode', '0']] as Param[]) : []),
           ['program', s.name], ['hostname', env(FACT_ENV.node)],
         ],
         children: [],
@@ -349,7 +351,7 @@ function tagProblems(streams: readonly AgentStream[]): Array<{ field: string; me
   for (const s of streams) {
     const tag = tagOf(s);
     const field = `sidelog.io/streams[${s.index}].output`;
-    const what = s.output.type === 'forward' ? 'tag' : s.output.type === 'stackdriver' ? 'logName' : 'tag';
+    const what = s.output.type === 'stackdriver' ? 'logName' : 'tag';
     if (!LITERAL_TAG.test(tag) || tag.endsWith('.')) {
       problems.push({ field, message: `the ${what} "${tag}" of output "${s.outputName}" cannot be a Fluentd tag (it must start with a letter, digit or _ and not end with .); use sidelog.io/agent: fluent-bit or another ${what}` });
       continue;
@@ -403,4 +405,3 @@ export function renderFluentd(input: AgentRenderInput): AgentRender {
   };
 }
 
-export type { ConfValue as FluentdValue };

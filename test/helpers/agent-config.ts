@@ -72,7 +72,8 @@ function fluentdProblems(el: FluentdElement, parentPlugin: string): string[] {
     allowed = [...(fd.plugins[`parse:${type}`] ?? []), ...fd.common];
     if (!fd.plugins[`parse:${type}`]) problems.push(`line ${el.line}: <parse> type ${type} unknown`);
   } else if (el.name === 'system') {
-    allowed = ['log_level', 'workers', 'root_dir', 'suppress_repeated_stacktrace', 'emit_error_log_interval', 'ignore_repeated_log_interval', 'without_source', 'rpc_endpoint', 'enable_get_dump', 'process_name', 'file_permission', 'dir_permission', 'strict_config_value', 'enable_msgpack_time_support', 'disable_shared_socket', 'enable_input_metrics', 'enable_size_metrics', 'enable_jit', 'umask', 'log'];
+    // Fluentd's <system> parameters (lib/fluent/system_config.rb).
+    allowed = ['log_level', 'workers', 'root_dir', 'suppress_repeated_stacktrace', 'emit_error_log_interval', 'ignore_repeated_log_interval', 'ignore_same_log_interval', 'suppress_config_dump', 'log_event_verbose', 'without_source', 'with_source_only', 'rpc_endpoint', 'enable_get_dump', 'process_name', 'file_permission', 'dir_permission', 'counter_server', 'counter_client', 'strict_config_value', 'enable_msgpack_time_support', 'disable_shared_socket', 'metrics', 'enable_input_metrics', 'enable_size_metrics', 'enable_jit', 'source_only_buffer', 'config_include_dir', 'umask', 'log'];
   } else if (el.name !== 'ROOT') {
     const sectionKey = el.name === 'buffer' && type === 'file' ? 'buffer:file' : el.name === 'format' && type === 'stdout' ? 'format:stdout' : el.name;
     const own = fd.sections[sectionKey];
