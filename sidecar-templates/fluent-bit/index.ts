@@ -219,6 +219,8 @@ export function serialize(sections: readonly Section[], header: string): string 
     for (const [key, value] of section.entries) {
       if (!/^[A-Za-z][A-Za-z0-9_.]*$/.test(key)) throw new Error(`refusing to render key ${JSON.stringify(key)}`);
       assertConfigSafe(value, `${section.name} ${key}`);
+      // Fluent Bit expands `${NAME}` in every value: only sidelog's own env references may appear.
+      if (value.replace(/\$\{SIDELOG_[A-Z0-9_]+\}/g, '').includes('${')) throw new Error(`refusing to render ${section.name} ${key}: \${ outside an env reference`);
       lines.push(`    ${key.padEnd(width)} ${value}`);
     }
   }
