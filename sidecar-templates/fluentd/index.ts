@@ -390,18 +390,23 @@ export function resolveImage(input: AgentRenderInput): { image: string; problems
 export function renderFluentd(input: AgentRenderInput): AgentRender {
   const creds = mergeCredentials(input.streams);
   const { image, problems } = resolveImage(input);
+  const badTags = tagProblems(input.streams);
+  // A stream with an unroutable tag is a problem (the core then injects no agent); leave it out
+  // of the file rather than have the serializer refuse the whole config.
+  const badIndexes = new Set(badTags.map((p) => p.field));
+  const routable = input.streams.filter((s) => !badIndexes.has(`sidelog.io/streams[${s.index}].output`));
   const needsBuffer = input.streams.some(usesFileBuffer);
   const extraEnv: EnvVar[] = needsBuffer ? [{ name: 'TMPDIR', value: BUFFER_ROOT }] : [];
   return {
     image,
     command: [BINARY],
     args: ['--config', `${PATHS.config}/${CONFIG_FILE}`, '--no-supervisor'],
-    files: [{ file: CONFIG_FILE, annotation: AGENT_CONFIG, text: serializeFluentd(fluentdDirectives(input), HEADER) }],
+    files: [{ file: CONFIG_FILE, annotation: AGENT_CONFIG, text: serializeFluentd(fluentdDirectives({ ...input, streams: routable }), HEADER) }],
     env: [...creds.env, ...extraEnv],
     volumes: creds.volumes,
     mounts: [...creds.mounts, TMP_MOUNT],
     needsBuffer,
-    problems: [...problems, ...tagProblems(input.streams), ...creds.problems],
+    problems: [...problems, ...badTags, ...creds.problems],
   };
 }
 

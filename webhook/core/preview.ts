@@ -108,14 +108,14 @@ export function previewObject(doc: unknown, opts: PreviewOptions, source = 'mani
  * InputError naming the document and line on a syntax error.
  */
 export function parseManifests(text: string, source = 'manifest'): unknown[] {
-  const docs = parseAllDocuments(text, { prettyErrors: false });
+  const docs = parseAllDocuments(text, { prettyErrors: true });
   if (!Array.isArray(docs)) throw new InputError(source, [{ field: '', message: 'is empty' }]);
   const out: unknown[] = [];
   for (const [i, d] of docs.entries()) {
     const err = d.errors[0];
     if (err) {
       const line = err.linePos?.[0]?.line;
-      throw new InputError(source, [{ field: docs.length > 1 ? `document ${i + 1}` : '', message: `is not valid YAML or JSON${line ? ` (line ${line})` : ''}: ${err.message.split('\n')[0]}` }]);
+      throw new InputError(source, [{ field: docs.length > 1 ? `document ${i + 1}` : '', message: `is not valid YAML or JSON${line ? ` (line ${line})` : ''}: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` }]);
     }
     const value: unknown = d.toJS({ maxAliasCount: 100 });
     if (value === null || value === undefined) continue;
