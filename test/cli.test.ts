@@ -75,7 +75,7 @@ describe('sidelog preview', () => {
 
   it.each([
     [['preview', '-f', 'no/such.yaml'], /^sidelog preview: no\/such\.yaml: cannot read \(no such file\)$/],
-    [['preview', '-f', '@broken'], /^sidelog preview: .*broken\.yaml: is not valid YAML or JSON \(line 3\)/],
+    [['preview', '-f', '@broken'], /^sidelog preview: .*broken\.yaml: is not valid YAML or JSON \(line 4\)/],
     [['preview', '-f', '@service'], /^sidelog preview: .*service\.yaml: kind: Service cannot be previewed \(use one of Pod, Deployment/],
     [['preview', '-f', '@nodeploy'], /^sidelog preview: .*nodeploy\.yaml: spec\.template: required$/],
     [['preview', '-f', 'examples/pod.yaml', '--policy', '@badpolicy'], /^sidelog preview: .*badpolicy\.yaml: outputs\.k\.brokers: Invalid input: expected array, received undefined$/],

@@ -40,7 +40,8 @@ type Overlay = (typeof OVERLAYS)[number];
 const overlayDir = (o: string) => join(ROOT, 'manifests/overlays', o);
 
 const NS = 'sidelog';
-const IMAGE = 'ghcr.io/sidelog/sidelog:0.1.0';
+/** The release's image: the tag follows package.json, so a version bump cannot miss the manifests. */
+const IMAGE = `ghcr.io/sidelog/sidelog:${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}`;
 const WEBHOOK_LABELS = { 'app.kubernetes.io/name': 'sidelog', 'app.kubernetes.io/component': 'webhook' };
 const CERTS_LABELS = { 'app.kubernetes.io/name': 'sidelog', 'app.kubernetes.io/component': 'certs' };
 const SERVE_ARGS = [
