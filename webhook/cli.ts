@@ -27,7 +27,8 @@ const defaultIo: Io = {
 const USAGE = `Usage:
   sidelog serve   [--policy FILE] [--tls-cert FILE --tls-key FILE] [--port 8443] [--kube-version X.Y]
   sidelog preview -f MANIFEST|- [--policy FILE] [--kube-version 1.30] [--namespace NS] [--required] [-o json|yaml]
-  sidelog certs   issue|rotate [--namespace sidelog] [--service sidelog] [--secret sidelog-tls] [--webhook sidelog]
+  sidelog certs   ensure|rotate [--ca] [--namespace sidelog] [--service sidelog] [--secret sidelog-tls]
+                  [--ca-secret sidelog-ca] [--webhook sidelog] [--days 365] [--renew-before-days 30]
 `;
 
 /** One line for the user: `file: field: message`. */
@@ -111,9 +112,53 @@ async function serve(argv: string[], io: Io): Promise<number> {
   });
 }
 
+async function certs(argv: string[], io: Io): Promise<number> {
+  const [action, ...rest] = argv;
+  if (action !== 'ensure' && action !== 'rotate') throw new Error('certs: use "certs ensure" (issue or renew as needed) or "certs rotate [--ca]" (renew now)');
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      namespace: { type: 'string', default: 'sidelog' },
+      service: { type: 'string', default: 'sidelog' },
+      secret: { type: 'string', default: 'sidelog-tls' },
+      'ca-secret': { type: 'string', default: 'sidelog-ca' },
+      webhook: { type: 'string', default: 'sidelog' },
+      days: { type: 'string', default: '365' },
+      'ca-days': { type: 'string', default: '3650' },
+      'renew-before-days': { type: 'string', default: '30' },
+      ca: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const num = (flag: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`certs: --${flag} must be a whole number of days, not ${v}`);
+    return n;
+  };
+  const days = num('days', values.days);
+  const caDays = num('ca-days', values['ca-days']);
+  const renewBeforeDays = num('renew-before-days', values['renew-before-days']);
+  if (renewBeforeDays >= days) throw new Error('certs: --renew-before-days must be shorter than --days');
+  const { ensureCertsInCluster } = await import('./k8s/certs-command.js');
+  const report = await ensureCertsInCluster({
+    namespace: values.namespace,
+    service: values.service,
+    secret: values.secret,
+    caSecret: values['ca-secret'],
+    webhook: values.webhook,
+    days,
+    caDays,
+    renewBeforeDays,
+    forceServing: action === 'rotate',
+    forceCa: action === 'rotate' && values.ca,
+  });
+  io.stdout(`${JSON.stringify({ ...report, notAfter: report.notAfter.toISOString() })}\n`);
+  return 0;
+}
+
 export type Command = (argv: string[], io: Io) => Promise<number>;
 
-export const COMMANDS: Record<string, Command> = { serve, preview };
+export const COMMANDS: Record<string, Command> = { serve, preview, certs };
 
 /** Run the CLI; returns the exit status. */
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {

@@ -9,10 +9,10 @@
  * for the quoting rule that makes the file injection-proof). Every parameter is one the plugin has
  * (checked by the tests against test/fixtures/agent-keys/fluentd.json).
  *
- * Routing is by tag. A stream's tag is `sidelog.<stream>`, except where the tag is what the
- * destination sees and the catalog chooses it: forward sends the event tag (its `tag`), and
- * google_cloud names the log after it (`logName`). Fluentd has no core plugin that rewrites a tag,
- * so those streams are tagged that way at the source; two streams of one pod may not share a tag.
+ * Routing is by tag: a stream's events are tagged `sidelog.<stream>` at the source and matched on
+ * it. Fluentd has no core plugin that rewrites a tag, so what the destination sees is that tag:
+ * forward sends it instead of the catalog's `tag`, and google_cloud names the log after it instead
+ * of `logName` (Fluent Bit honours both).
  *
  * The process: `fluentd --no-supervisor`, one process (PID 1) that shuts down gracefully on
  * SIGTERM. It writes only to the mounted volumes: pos files and the <system> root_dir on the
@@ -54,12 +54,8 @@ const bool = (b: boolean) => (b ? 'true' : 'false');
 const env = (name: string) => envRef(name);
 const mb = (n: number) => `${n}m`;
 
-/** The tag a stream's events carry (see the file comment). */
-export function tagOf(s: Pick<AgentStream, 'name' | 'output'>): string {
-  if (s.output.type === 'forward') return s.output.tag;
-  if (s.output.type === 'stackdriver') return s.output.logName;
-  return `sidelog.${s.name}`;
-}
+/** The tag of a stream's events, and the pattern of its filter and match. */
+export const tagOf = (s: Pick<AgentStream, 'name'>) => `sidelog.${s.name}`;
 
 /** Whether a stream buffers on the buffer volume (critical streams; S3 always stages on disk). */
 export const usesFileBuffer = (s: Pick<AgentStream, 'critical' | 'output'>) => s.critical || s.output.type === 's3';
@@ -341,31 +337,6 @@ export function fluentdDirectives(input: AgentRenderInput): Directive[] {
   return directives;
 }
 
-/** A tag usable as its own match pattern: no wildcard, no `/` first, no `.` last. */
-const LITERAL_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.:@%+=,/-]*$/;
-
-/** Streams whose tags cannot be routed: not a literal pattern, or the tag of an earlier stream. */
-function tagProblems(streams: readonly AgentStream[]): Array<{ field: string; message: string }> {
-  const problems: Array<{ field: string; message: string }> = [];
-  const seen = new Map<string, AgentStream>();
-  for (const s of streams) {
-    const tag = tagOf(s);
-    const field = `sidelog.io/streams[${s.index}].output`;
-    const what = s.output.type === 'stackdriver' ? 'logName' : 'tag';
-    if (!LITERAL_TAG.test(tag) || tag.endsWith('.')) {
-      problems.push({ field, message: `the ${what} "${tag}" of output "${s.outputName}" cannot be a Fluentd tag (it must start with a letter, digit or _ and not end with .); use sidelog.io/agent: fluent-bit or another ${what}` });
-      continue;
-    }
-    const earlier = seen.get(tag);
-    if (earlier) {
-      problems.push({ field, message: `stream "${s.name}" would be tagged "${tag}" like stream "${earlier.name}"; Fluentd routes by tag, so give each stream its own ${what} (or use sidelog.io/agent: fluent-bit)` });
-    } else {
-      seen.set(tag, s);
-    }
-  }
-  return problems;
-}
-
 /**
  * The one image of the pod's Fluentd sidecar: the first stream's. Each stream whose output needs
  * another image (another plugin gem) is a problem.
@@ -390,23 +361,18 @@ export function resolveImage(input: AgentRenderInput): { image: string; problems
 export function renderFluentd(input: AgentRenderInput): AgentRender {
   const creds = mergeCredentials(input.streams);
   const { image, problems } = resolveImage(input);
-  const badTags = tagProblems(input.streams);
-  // A stream with an unroutable tag is a problem (the core then injects no agent); leave it out
-  // of the file rather than have the serializer refuse the whole config.
-  const badIndexes = new Set(badTags.map((p) => p.field));
-  const routable = input.streams.filter((s) => !badIndexes.has(`sidelog.io/streams[${s.index}].output`));
   const needsBuffer = input.streams.some(usesFileBuffer);
   const extraEnv: EnvVar[] = needsBuffer ? [{ name: 'TMPDIR', value: BUFFER_ROOT }] : [];
   return {
     image,
     command: [BINARY],
     args: ['--config', `${PATHS.config}/${CONFIG_FILE}`, '--no-supervisor'],
-    files: [{ file: CONFIG_FILE, annotation: AGENT_CONFIG, text: serializeFluentd(fluentdDirectives({ ...input, streams: routable }), HEADER) }],
+    files: [{ file: CONFIG_FILE, annotation: AGENT_CONFIG, text: serializeFluentd(fluentdDirectives(input), HEADER) }],
     env: [...creds.env, ...extraEnv],
     volumes: creds.volumes,
     mounts: [...creds.mounts, TMP_MOUNT],
     needsBuffer,
-    problems: [...problems, ...badTags, ...creds.problems],
+    problems: [...problems, ...creds.problems],
   };
 }
 
