@@ -3,7 +3,7 @@
  * rotation without a failed handshake, outages; then end to end: certs, serve with the issued
  * certificate, an AdmissionReview verified with the CA taken from the caBundle.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -143,7 +143,12 @@ describe('Kubernetes version discovery', () => {
 
 describe('end to end: certs, serve, admission', () => {
   it('serves with the issued certificate, verified with the CA from the caBundle', async () => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin/sidelog.js'), 'certs', 'ensure', '--namespace', 'sidelog'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, KUBECONFIG: api.kubeconfig }, timeout: 30000 });
+    // Asynchronously: the fake API server answers from this very process.
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
+      execFile(process.execPath, [join(ROOT, 'bin/sidelog.js'), 'certs', 'ensure', '--namespace', 'sidelog'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, KUBECONFIG: api.kubeconfig }, timeout: 30000 }, (err, stdout, stderr) =>
+        done({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+      );
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ ca: 'created', caBundle: 'updated', serving: 'created' });
