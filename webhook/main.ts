@@ -12,6 +12,9 @@ import { buildServer, TLS_MIN_VERSION } from './server.js';
 import { type TlsMaterial, ensureSelfSigned, readTlsFiles } from './tls.js';
 import { type Watcher, watchFiles } from './watch.js';
 
+/** A hung API server must not keep the webhook from starting (and its liveness probe from passing). */
+const DISCOVERY_TIMEOUT_MS = 5000;
+
 export interface Running {
   readonly app: FastifyInstance;
   readonly url: string;
@@ -71,7 +74,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   if (kubeVersion === undefined && opts.discoverVersion) {
     try {
-      kubeVersion = parseKubeVersion(await opts.discoverVersion());
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer in ${DISCOVERY_TIMEOUT_MS / 1000}s`)), DISCOVERY_TIMEOUT_MS);
+        timer.unref();
+      });
+      kubeVersion = parseKubeVersion(await Promise.race([opts.discoverVersion(), timeout]).finally(() => clearTimeout(timer)));
       app.log.info({ kubeVersion: formatKubeVersion(kubeVersion) }, 'Kubernetes version discovered');
     } catch (e) {
       app.log.warn({ error: (e as Error).message }, 'cannot read the Kubernetes version; native sidecars only with nativeSidecars: always');
