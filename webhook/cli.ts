@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
 import { parseKubeVersion } from './core/kube-version.js';
 import { type Policy, BUILTIN_POLICY, parsePolicy } from './core/policy.js';
-import { InputError } from './core/problems.js';
+import { InputError, problemText } from './core/problems.js';
 import { parseManifests, previewObject } from './core/preview.js';
 import { loadConfig } from './config.js';
 import { flagsToConfig, startServer, tryItText } from './main.js';
@@ -33,7 +33,8 @@ const USAGE = `Usage:
 
 /** One line for the user: `file: field: message`. */
 export function errorLine(e: unknown): string {
-  if (e instanceof InputError) return e.message;
+  // Every problem on one line, so a bad configuration is fixed in one go.
+  if (e instanceof InputError) return `${e.source}: ${e.problems.map(problemText).join('; ')}`;
   if (e instanceof Error) return e.message;
   return String(e);
 }

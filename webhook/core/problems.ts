@@ -43,11 +43,14 @@ export function zodProblems(root: string, error: z.ZodError): Problem[] {
 /** Thrown where a whole input is unusable (bad policy file, bad manifest). Carries every problem found. */
 export class InputError extends Error {
   readonly problems: readonly Problem[];
+  /** The file or input the problems are in. */
+  readonly source: string;
   constructor(source: string, problems: readonly Problem[]) {
     const first = problems[0];
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
     super(`${source}: ${first ? problemText(first) : 'invalid'}${more}`);
     this.name = 'InputError';
+    this.source = source;
     this.problems = problems;
   }
 }
