@@ -3,7 +3,6 @@
  * key generation: the caller passes the clock, so tests can issue certificates that expire.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import selfsigned from 'selfsigned';
 
 export interface KeyPair {
   /** PEM certificate. */
@@ -14,8 +13,14 @@ export interface KeyPair {
 
 const DAY = 24 * 60 * 60 * 1000;
 
+/** `selfsigned` (and the PKI libraries under it) loads only when a certificate is issued: a server given its certificate never pays for it. */
+async function generator() {
+  return (await import('selfsigned')).default;
+}
+
 export async function issueCa(opts: { commonName?: string; days?: number; now?: Date } = {}): Promise<KeyPair> {
   const now = opts.now ?? new Date();
+  const selfsigned = await generator();
   const pems = await selfsigned.generate([{ name: 'commonName', value: opts.commonName ?? 'sidelog-ca' }], {
     keyType: 'ec',
     curve: 'P-256',
@@ -34,6 +39,7 @@ export async function issueServing(opts: { ca: KeyPair; dnsNames: readonly strin
   const now = opts.now ?? new Date();
   const [first] = opts.dnsNames;
   if (!first) throw new Error('a serving certificate needs at least one DNS name');
+  const selfsigned = await generator();
   const pems = await selfsigned.generate([{ name: 'commonName', value: first }], {
     keyType: 'ec',
     curve: 'P-256',

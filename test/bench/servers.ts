@@ -6,12 +6,13 @@
  */
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
-import { loadConfig } from '../../webhook/config.js';
-import { startServer } from '../../webhook/main.js';
 
 const [kind, certFile, keyFile, policyFile, responseFile] = process.argv.slice(2);
 
 if (kind === 'webhook') {
+  // Loaded here only, so the baseline process carries none of sidelog's code.
+  const { loadConfig } = await import('../../webhook/config.js');
+  const { startServer } = await import('../../webhook/main.js');
   const config = loadConfig({ port: 0, host: '127.0.0.1', tlsCert: certFile, tlsKey: keyFile, policy: policyFile, kubeVersion: '1.30', logLevel: 'warn' }, {});
   const running = await startServer(config);
   process.stdout.write(`port=${running.port}\n`);
