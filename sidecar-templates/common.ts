@@ -60,7 +60,7 @@ export function credentialsFor(outputName: string, output: Output): Credentials 
       vars: {},
       file,
       env: [{ name: 'GOOGLE_APPLICATION_CREDENTIALS', value: file }],
-      volumes: [{ name: volume, secret: { secretName: secret, items: [{ key: 'key.json', path: 'key.json' }], defaultMode: 0o440 } }],
+      volumes: [{ name: volume, secret: { secretName: secret, items: [{ key: 'key.json', path: 'key.json' }], defaultMode: 0o444 } }],
       mounts: [{ name: volume, mountPath: dir, readOnly: true }],
     };
   }

@@ -53,7 +53,7 @@ const SERVE_ARGS = [
   '--discover-version',
 ];
 const CERTS_ARGS = ['certs', 'ensure', '--namespace', 'sidelog', '--service', 'sidelog', '--secret', 'sidelog-tls', '--ca-secret', 'sidelog-ca', '--webhook', 'sidelog'];
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration']);
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
 /** The webhook entries, one per value of the namespace label sidelog.io/injection. */
 const WEBHOOKS = {
   'enabled.sidelog.io': { value: 'enabled', failurePolicy: 'Ignore', path: '/mutate' },
@@ -600,5 +600,21 @@ describe('Dockerfile', () => {
 
   it('the Deployment runs a command the CLI has', () => {
     expect(COMMANDS).toHaveProperty('serve');
+  });
+});
+
+describe('ValidatingAdmissionPolicy: sidelog annotations cannot change after creation', () => {
+  it.each(OVERLAYS.map((o) => [o]))('%s: denies pod UPDATEs that change agent-config, agent-parsers or status', (overlay) => {
+    const b = built(overlay);
+    const vap = b.get<K8sObject & { spec: any }>('ValidatingAdmissionPolicy', 'sidelog-immutable-annotations');
+    expect(vap.metadata.namespace).toBeUndefined();
+    expect(vap.spec.failurePolicy).toBe('Fail');
+    expect(vap.spec.matchConstraints.resourceRules).toEqual([{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods'] }]);
+    const keys = vap.spec.variables.find((v: { name: string }) => v.name === 'keys').expression;
+    for (const k of ['sidelog.io/agent-config', 'sidelog.io/agent-parsers', 'sidelog.io/status']) expect(keys).toContain(`'${k}'`);
+    expect(vap.spec.validations).toHaveLength(1);
+    expect(vap.spec.validations[0].expression).toContain('oldObject.metadata.annotations[k]');
+    const binding = b.get<K8sObject & { spec: any }>('ValidatingAdmissionPolicyBinding', 'sidelog-immutable-annotations');
+    expect(binding.spec).toEqual({ policyName: 'sidelog-immutable-annotations', validationActions: ['Deny'] });
   });
 });

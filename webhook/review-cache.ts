@@ -14,7 +14,7 @@ export interface ReviewCache {
 }
 
 /** Objects larger than this are not remembered (their key would cost more than it saves). */
-const MAX_KEY_BYTES = 256 * 1024;
+const MAX_KEY_BYTES = 64 * 1024;
 
 export function createReviewCache(capacity = 256): ReviewCache {
   const entries = new Map<string, ReviewResult>();

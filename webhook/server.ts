@@ -68,7 +68,7 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): FastifyIn
       message = err.message;
     } else if (typeof err.code === 'string' && FASTIFY_CODES[err.code]) {
       code = FASTIFY_CODES[err.code]!;
-      message = code === 'TOO_LARGE' ? `${ERRORS.TOO_LARGE.message} (${options.bodyLimit} bytes)` : `${ERRORS[code].message}: ${err.message}`;
+      message = code === 'TOO_LARGE' ? `${ERRORS.TOO_LARGE.message} (${req.routeOptions.bodyLimit ?? options.bodyLimit} bytes)` : `${ERRORS[code].message}: ${err.message}`;
     } else if ('validation' in err && err.validation) {
       code = 'BAD_QUERY';
       message = `${ERRORS.BAD_QUERY.message}: ${err.message}`;

@@ -70,6 +70,8 @@ function outputEntries(s: AgentStream): Entry[] {
         // librdkafka keeps undelivered messages 5 minutes by default, then drops them.
         ['rdkafka.message.timeout.ms', s.critical ? '0' : '300000'],
         ['rdkafka.request.required.acks', s.critical ? '-1' : '1'],
+        // librdkafka queues up to 1 GiB by default: far more than the sidecar's memory limit.
+        ['rdkafka.queue.buffering.max.kbytes', '65536'],
       ];
     }
     case 'elasticsearch':
@@ -81,7 +83,7 @@ function outputEntries(s: AgentStream): Entry[] {
     case 'loki':
       return [
         ['Name', 'loki'], ['Host', o.host], ['Port', String(o.port)],
-        ['Labels', Object.entries(o.labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'job=sidelog'],
+        ['Labels', Object.keys(o.labels).length ? Object.entries(o.labels).map(([k, v]) => `${k}=${v}`).join(', ') : 'job=sidelog'],
         ['Line_Format', 'json'],
         ...(o.tenant ? ([['Tenant_ID', o.tenant]] as Entry[]) : []),
         ...basicAuth(), ...tlsEntries(o.tls, o.tlsVerify),
@@ -219,6 +221,7 @@ export function serialize(sections: readonly Section[], header: string): string 
     for (const [key, value] of section.entries) {
       if (!/^[A-Za-z][A-Za-z0-9_.]*$/.test(key)) throw new Error(`refusing to render key ${JSON.stringify(key)}`);
       assertConfigSafe(value, `${section.name} ${key}`);
+      if (key === 'Path' && value.includes(',')) throw new Error(`refusing to render ${section.name} Path: a comma makes it a list of paths`);
       // Fluent Bit expands `${NAME}` in every value: only sidelog's own env references may appear.
       if (value.replace(/\$\{SIDELOG_[A-Z0-9_]+\}/g, '').includes('${')) throw new Error(`refusing to render ${section.name} ${key}: \${ outside an env reference`);
       lines.push(`    ${key.padEnd(width)} ${value}`);

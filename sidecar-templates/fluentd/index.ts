@@ -92,6 +92,9 @@ interface Plan {
   readonly chunkKeys?: string;
 }
 
+/** The record field kafka2 reads the topic from; set by sidelog's filter, never by the log line. */
+export const KAFKA_TOPIC_KEY = 'sidelog_kafka_topic';
+
 /** The plugin-specific part of one stream's `<match>`. */
 function outputPlan(s: AgentStream, timeout: number): Plan {
   const o = s.output;
@@ -127,6 +130,7 @@ function outputPlan(s: AgentStream, timeout: number): Plan {
         type: 'kafka2',
         params: [
           ['brokers', o.brokers.join(',')], ['default_topic', o.topic],
+          ['topic_key', KAFKA_TOPIC_KEY], ['exclude_topic_key', 'true'],
           // ruby-kafka speaks TLS when it has CA certificates; the system store is the one we have.
           ...(o.tls ? ([['ssl_ca_certs_from_system', 'true'], ['ssl_verify_hostname', bool(o.tlsVerify)]] as Param[]) : []),
           ...(sasl
@@ -319,6 +323,10 @@ export function fluentdDirectives(input: AgentRenderInput): Directive[] {
     const record: Param[] = [
       ['pod', env(FACT_ENV.pod)], ['namespace', env(FACT_ENV.namespace)], ['node', env(FACT_ENV.node)],
       ['container', s.container], ['stream', s.name],
+      // kafka2 sends each record to the topic in its `topic_key` field, whatever default_topic
+      // says: the filter overwrites that field with the catalog's topic, so a log line such as
+      // {"topic": "other-team"} cannot choose the destination.
+      ...(s.output.type === 'kafka' ? ([[KAFKA_TOPIC_KEY, s.output.topic]] as Param[]) : []),
     ];
     directives.push({
       name: 'filter',

@@ -23,6 +23,8 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../../..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+/** A steady rate closer to what a cluster asks of an admission webhook (pods per second). */
+const LOW_RATE = Number(process.env.BENCH_LOW_RATE ?? 200);
 
 const policyFile = join(ROOT, 'test/golden/policy.yaml');
 const policy = parsePolicy(readFileSync(policyFile, 'utf8'), policyFile);
@@ -191,19 +193,20 @@ async function main() {
 
   console.log(`sidelog bench: ${SECONDS}s per run, ${CONNECTIONS} keep-alive connections, request ${body.length} B, response ${responseText.length} B, ${process.version}`);
   if (!distinctTemplate.includes('@@')) throw new Error('bench: the distinct-pod template did not apply');
-  const results: Array<{ name: string; max: Load; half: Paced; rss: number }> = [];
+  const results: Array<{ name: string; max: Load; half: Paced; low: Paced; rss: number }> = [];
   for (const [name, kind, distinct] of [['baseline', 'baseline', false], ['webhook, identical pods', 'webhook', false], ['webhook, distinct pods', 'webhook', true]] as const) {
     const child = await startChild(kind, args);
     await load(child.port, ca.cert, distinct).catch(() => undefined); // warm-up
     const max = await load(child.port, ca.cert, distinct);
     const half = await paced(child.port, ca.cert, Math.max(1, Math.floor(max.rps / 2)), distinct);
-    results.push({ name, max, half, rss: peakRssMb(child.pid) });
+    const low = await paced(child.port, ca.cert, LOW_RATE, distinct);
+    results.push({ name, max, half, low, rss: peakRssMb(child.pid) });
     await child.stop();
   }
-  console.log('\n| server                  | req/s (max) | p50 ms | p99 ms | max ms | errors | p99 ms at half rate | peak RSS MB |');
-  console.log('|-------------------------|-------------|--------|--------|--------|--------|---------------------|-------------|');
+  console.log(`\n| server                  | req/s (max) | p50 ms | p99 ms | max ms | errors | p99 ms at half rate | p50/p99 ms at ${LOW_RATE}/s | peak RSS MB |`);
+  console.log('|-------------------------|-------------|--------|--------|--------|--------|---------------------|------------------|-------------|');
   for (const r of results) {
-    console.log(`| ${r.name.padEnd(23)} | ${f1(r.max.rps).padStart(11)} | ${f2(r.max.p50).padStart(6)} | ${f2(r.max.p99).padStart(6)} | ${f2(r.max.max).padStart(6)} | ${String(r.max.errors + r.max.non2xx + r.half.errors).padStart(6)} | ${f2(r.half.p99).padStart(19)} | ${f1(r.rss).padStart(11)} |`);
+    console.log(`| ${r.name.padEnd(23)} | ${f1(r.max.rps).padStart(11)} | ${f2(r.max.p50).padStart(6)} | ${f2(r.max.p99).padStart(6)} | ${f2(r.max.max).padStart(6)} | ${String(r.max.errors + r.max.non2xx + r.half.errors + r.low.errors).padStart(6)} | ${f2(r.half.p99).padStart(19)} | ${`${f2(r.low.p50)} / ${f2(r.low.p99)}`.padStart(16)} | ${f1(r.rss).padStart(11)} |`);
   }
   for (const r of results) {
     console.log(`${r.name}: half rate ${f1(r.half.target)} req/s asked, ${f1(r.half.achieved)} answered/s${r.half.achieved < r.half.target * 0.95 ? ' (the paced client could not keep up: its p99 includes client queueing)' : ''}`);

@@ -31,7 +31,7 @@ describe('policy', () => {
     ['outputs:\n  f: {type: forward, host: "a b"}\n', 'outputs.f.host: must be a host name or IPv4 address'],
     ['outputs:\n  f: {type: forward, host: a.b, port: 70000}\n', 'outputs.f.port: Too big: expected number to be <=65535'],
     ['outputs:\n  f: {type: forward, host: a.b, colour: red}\n', 'outputs.f.colour: unknown field'],
-    ['outputs:\n  k: {type: kafka, brokers: ["k:9092"], topic: "{pod}"}\n', 'outputs.k.topic: topic: letters, digits, . _ / : @ % + = , - and {namespace} {stream} {container}'],
+    ['outputs:\n  k: {type: kafka, brokers: ["k:9092"], topic: "{pod}"}\n', 'outputs.k.topic: topic: letters, digits, . _ / : @ % + = - and {namespace} {stream} {container}'],
     ['outputs:\n  k: {type: kafka, brokers: ["k:9092"], podParams: [brokers]}\n', 'outputs.k.podParams.brokers: pods can be allowed to set only topic on a kafka output'],
     ['outputs:\n  k: {type: kafka, brokers: ["k:9092"], podParams: {topic: {pattern: "("}}}\n', 'outputs.k.podParams.topic.pattern: is not a valid regular expression'],
     ['outputs:\n  Bad_Name: {type: stdout}\n', 'outputs.Bad_Name: output names must be DNS-1123 labels'],
@@ -68,8 +68,10 @@ describe('policy', () => {
 
   it.each([
     ['team-a', {}, true],
-    ['team-a-orders', { pattern: '{namespace}(-[a-z]+)?' }, true],
-    ['team-b', { pattern: '{namespace}(-[a-z]+)?' }, false],
+    ['team-a.orders', { pattern: '{namespace}(\\.[a-z]+)?' }, true],
+    ['team-b', { pattern: '{namespace}(\\.[a-z]+)?' }, false],
+    ['team-a.x', { pattern: '{namespace}(\\.[a-z]+)?' }, true],
+    ['team-a/../b', {}, false],
     ['team-a.x', { pattern: '{namespace}' }, false],
     ['a b', {}, false],
   ])('param %s under %j allowed: %s', (value, rule, allowed) => {

@@ -49,7 +49,7 @@ const stream = fc.record(
     parser: maybe(mostly(fc.constantFrom('none', 'json', 'regex', 'nginx', 'apache', 'syslog', 'multiline-java', 'multiline-go', 'multiline-python'), 6), 2),
     regex: maybe(mostly(fc.constantFrom('^(?<m>.*)$', '(?<a>${X})', '(?<a>.*)\n[OUTPUT]'), 1), 8),
     critical: maybe(mostly(fc.boolean(), 6), 2),
-    params: maybe(fc.dictionary(mostly(fc.constantFrom('topic', 'index', 'host', 'brokers'), 3), mostly(fc.constantFrom('team-a', 'team-a-x', 'team-b'), 3), { maxKeys: 2 }), 6),
+    params: maybe(fc.dictionary(mostly(fc.constantFrom('topic', 'index', 'host', 'brokers'), 3), mostly(fc.constantFrom('team-a', 'team-a.x', 'team-b', 'team-a/../x'), 3), { maxKeys: 2 }), 6),
   },
   { requiredKeys: ['path', 'container'] },
 );

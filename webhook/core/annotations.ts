@@ -3,11 +3,11 @@
  * the `sidelog.io/streams` list. Everything a pod says is validated here; nothing unvalidated
  * leaves this module.
  */
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { memoize } from './memo.js';
 import { isDns1123Label } from './names.js';
 import { type Problem, fieldPath, zodProblems } from './problems.js';
+import { parseYamlDocument } from './yaml.js';
 
 /** YAML or JSON list of streams (see README "Annotation reference"). Set by the pod author. */
 export const STREAMS = 'sidelog.io/streams';
@@ -41,15 +41,21 @@ export const MAX_STREAMS = 32;
 
 /**
  * Characters allowed in a path segment. Deliberately narrow: no white space, quotes, `$`, `{`,
- * `#`, `\` or control characters can reach a generated config through a path.
+ * `#`, `\` or control characters can reach a generated config through a path, and no comma
+ * (Fluent Bit's tail reads `Path a,b` as two paths).
  */
-const SEGMENT = /^[A-Za-z0-9._@%+=:,-]+$/;
-const GLOB_SEGMENT = /^[A-Za-z0-9._@%+=:,*?[\]-]+$/;
+const SEGMENT = /^[A-Za-z0-9._@%+=:-]+$/;
+const GLOB_SEGMENT = /^[A-Za-z0-9._@%+=:*?[\]-]+$/;
 /** Directories sidelog refuses to cover with a new log volume: the container would break or leak. */
 const FORBIDDEN_DIRS = ['/proc', '/sys', '/dev', '/etc', '/bin', '/sbin', '/usr', '/lib', '/lib64', '/boot', '/var/run/secrets', '/run/secrets'];
 
-/** Pod parameters are plain tokens: they end up as config values. */
-export const PARAM_VALUE = /^[A-Za-z0-9._/:@%+=,-]{1,253}$/;
+/** Pod parameters are plain tokens: they end up as config values (no comma: several plugins read a list). */
+export const PARAM_VALUE = /^[A-Za-z0-9._/:@%+=-]{1,253}$/;
+
+/** A parameter value: PARAM_VALUE characters and no `..` (no walking up a URI or key prefix). */
+export function isParamValue(v: string): boolean {
+  return PARAM_VALUE.test(v) && !v.includes('..');
+}
 
 const scalarParam = z.union([z.string(), z.number(), z.boolean()]).transform(String);
 
@@ -102,9 +108,9 @@ export function checkPath(path: string): string | undefined {
     if (i < last && !SEGMENT.test(seg)) {
       return /[*?[\]]/.test(seg)
         ? 'a glob is allowed only in the last segment'
-        : 'may contain only letters, digits and . _ @ % + = : , - in each segment';
+        : 'may contain only letters, digits and . _ @ % + = : - in each segment';
     }
-    if (i === last && !GLOB_SEGMENT.test(seg)) return 'the file name may contain only letters, digits, . _ @ % + = : , - and the globs * ? [ ]';
+    if (i === last && !GLOB_SEGMENT.test(seg)) return 'the file name may contain only letters, digits, . _ @ % + = : - and the globs * ? [ ]';
   }
   const { dir } = splitPath(path);
   if (dir === '/') return 'must be in a directory below / (sidelog mounts a volume on that directory)';
@@ -126,6 +132,8 @@ function checkRegex(regex: string): string | undefined {
     return `is not a valid regular expression (${(e as Error).message})`;
   }
   if (!/\(\?<[A-Za-z_][A-Za-z0-9_]*>/.test(regex)) return 'must have at least one named group, e.g. (?<message>.*)';
+  // Onigmo (both agents' regex engine) refuses variable-length lookbehind, which JavaScript allows.
+  if (/\(\?<[=!]/.test(regex)) return 'must not use lookbehind ((?<= or (?<!): the agents\' regex engine supports only fixed-length lookbehind';
   return undefined;
 }
 
@@ -140,7 +148,7 @@ export function parseStreams(text: string): ParsedStreams {
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text, { maxAliasCount: 0, uniqueKeys: true, prettyErrors: false });
+    doc = parseYamlDocument(text);
   } catch (e) {
     const first = String((e as Error).message).split('\n')[0];
     return { streams: [], problems: [{ field: STREAMS, message: `is not valid YAML or JSON (${first})` }] };
@@ -192,8 +200,8 @@ export function parseStreams(text: string): ParsedStreams {
       own.push({ field: `${field}.regex`, message: 'applies only when parser is regex' });
     }
     for (const [key, value] of Object.entries(spec.params ?? {})) {
-      if (!PARAM_VALUE.test(value)) {
-        own.push({ field: fieldPath(`${field}.params`, [key]), message: 'must be 1-253 characters of letters, digits and . _ / : @ % + = , -' });
+      if (!isParamValue(value)) {
+        own.push({ field: fieldPath(`${field}.params`, [key]), message: 'must be 1-253 characters of letters, digits and . _ / : @ % + = - without ..' });
       }
     }
     if (own.length > 0) {
@@ -222,11 +230,11 @@ export function parsePodOptions(annotations: Readonly<Record<string, string>>): 
   const problems: Problem[] = [];
   const agentText = annotations[AGENT];
   let agent: AgentName | undefined;
-  if (agentText !== undefined) {
+  if (agentText !== undefined && typeof agentText === 'string') {
     if ((AGENTS as readonly string[]).includes(agentText)) agent = agentText as AgentName;
     else problems.push({ field: AGENT, message: `must be one of ${AGENTS.join(', ')}` });
   }
   const inject = annotations[INJECT];
-  const optOut = inject !== undefined && /^(false|no|off|0|disabled)$/i.test(inject.trim());
+  const optOut = typeof inject === 'string' && /^(false|no|off|0|disabled)$/i.test(inject.trim());
   return { options: { agent, optOut }, problems };
 }

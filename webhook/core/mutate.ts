@@ -124,12 +124,13 @@ function emptyDir(name: string, sizeLimit: string | undefined): Volume {
 export function mutate(input: MutateInput): MutateResult {
   const { object, namespace, policy } = input;
   const raw = object as Pod | undefined;
-  const annotations = (raw && typeof raw === 'object' && raw.metadata?.annotations) || {};
+  const rawAnnotations = raw !== null && typeof raw === 'object' ? raw.metadata?.annotations : undefined;
+  const annotations = rawAnnotations !== null && typeof rawAnnotations === 'object' ? rawAnnotations : {};
   const skip = skipReason({
     operation: input.operation ?? 'CREATE',
     kind: input.kind ?? 'Pod',
     subResource: input.subResource,
-    annotations: typeof annotations === 'object' ? annotations : {},
+    annotations,
   });
   if (skip) return skipped(object, skip.code, skip.reason);
 
@@ -155,6 +156,7 @@ export function mutate(input: MutateInput): MutateResult {
   const warnings = [...plan.warnings];
 
   const native = useNativeSidecars(policy.defaults.nativeSidecars, input.kubeVersion);
+  if (problems.length && enforcement === 'required') return denied(object, problems);
   const runToCompletion = pod.spec.restartPolicy === 'Never' || pod.spec.restartPolicy === 'OnFailure';
   if (!native && runToCompletion && (plan.agentStreams.length || plan.streamingStreams.length)) {
     return skipped(object, 'run-to-completion', 'classic sidecars would keep a run-to-completion pod running', warningsOf(problems, [
@@ -185,9 +187,9 @@ export function mutate(input: MutateInput): MutateResult {
   for (const n of newNames) if (existing.has(n)) problems.push({ field: 'spec.containers', message: `a container named ${n} already exists` });
   const existingVolumes = new Set((pod.spec.volumes ?? []).map((v) => v.name));
   if (agent) {
-    for (const v of [VOLUMES.config, VOLUMES.state, VOLUMES.buffer]) {
-      if (existingVolumes.has(v)) problems.push({ field: 'spec.volumes', message: `a volume named ${v} already exists` });
-    }
+    const clashes = [VOLUMES.config, VOLUMES.state, VOLUMES.buffer, ...agent.volumes.map((v) => v.name)].filter((v) => existingVolumes.has(v));
+    for (const v of clashes) problems.push({ field: 'spec.volumes', message: `a volume named ${v} already exists; the agent sidecar is not injected` });
+    if (clashes.length) agent = undefined;
   }
 
   if (problems.length && enforcement === 'required') return denied(object, problems);

@@ -3,12 +3,12 @@
  * output. Parsed once per file version with zod and cross-checked; the result is frozen.
  * An invalid policy is an InputError naming every bad field, so the caller can keep the last good one.
  */
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { AGENTS, type AgentName, PARAM_VALUE } from './annotations.js';
+import { AGENTS, type AgentName, isParamValue } from './annotations.js';
 import { isDns1123Label } from './names.js';
 import { type Problem, InputError, fieldPath, zodProblems } from './problems.js';
 import { isQuantity, parseQuantity } from './quantity.js';
+import { YamlError, parseYamlDocument } from './yaml.js';
 
 export const OUTPUT_TYPES = [
   'forward', 'kafka', 'elasticsearch', 'loki', 'http', 's3', 'stackdriver', 'cloudwatch', 'syslog', 'stdout',
@@ -22,13 +22,13 @@ const HOST = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]
 const IPV4 = /^(\d{1,3}\.){3}\d{1,3}$/;
 const SECRET_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** Config values that may carry placeholders: the PARAM_VALUE characters plus `{` `}` around a placeholder name. */
-const TEMPLATE = /^([A-Za-z0-9._/:@%+=,-]|\{(namespace|stream|container)\})+$/;
+const TEMPLATE = /^([A-Za-z0-9._/:@%+=-]|\{(namespace|stream|container)\})+$/;
 const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]{0,254}$/;
 
 const host = z.string().refine((h) => HOST.test(h) || IPV4.test(h), 'must be a host name or IPv4 address');
 const port = z.number().int().min(1).max(65535);
 const secretName = z.string().regex(SECRET_NAME, 'must be a Secret name (DNS-1123 subdomain)');
-const template = (what: string) => z.string().max(253).regex(TEMPLATE, `${what}: letters, digits, . _ / : @ % + = , - and {namespace} {stream} {container}`);
+const template = (what: string) => z.string().max(253).regex(TEMPLATE, `${what}: letters, digits, . _ / : @ % + = - and {namespace} {stream} {container}`);
 const quantity = z.string().refine(isQuantity, 'must be a Kubernetes quantity such as 64Mi or 1Gi');
 const image = z.string().regex(IMAGE, 'must be an image reference');
 
@@ -173,6 +173,26 @@ function templatedValues(o: Output): Array<[string, string]> {
   return out;
 }
 
+/**
+ * `{namespace}` must stand between delimiters no namespace name contains (names contain `-`), or
+ * at the start or end: then `team` can never produce `team-a`'s topic, index or prefix.
+ * Templates: `. / _ : @`. Patterns (regular expressions): `\.` `/` `\/` `_` `:` `@`, `^`, `$`, and
+ * a group opening with one of those (`{namespace}(\.[a-z]+)?`).
+ */
+export const NAMESPACE_BOUNDARY_HINT = 'put {namespace} between . / _ : @ (or at the start or end): namespace names contain -, so "team-{namespace}" or "{namespace}-x" could name another namespace\'s resource';
+
+export function namespaceBounded(value: string, pattern: boolean): boolean {
+  const token = '{namespace}';
+  for (let i = value.indexOf(token); i >= 0; i = value.indexOf(token, i + token.length)) {
+    const before = value.slice(0, i);
+    const after = value.slice(i + token.length);
+    const okBefore = pattern ? /(^|\^|\\\.|\\?\/|[_:@])$/.test(before) : /(^|[./_:@])$/.test(before);
+    const okAfter = pattern ? /^($|\$|\\\.|\\?\/|[_:@]|\((\?:)?(\\\.|\\?\/|[_:@]))/.test(after) : /^($|[./_:@])/.test(after);
+    if (!okBefore || !okAfter) return false;
+  }
+  return true;
+}
+
 function crossCheck(policy: Policy): Problem[] {
   const problems: Problem[] = [];
   for (const [name, output] of Object.entries(policy.outputs)) {
@@ -187,6 +207,7 @@ function crossCheck(policy: Policy): Problem[] {
         });
       }
       if (rule.pattern !== undefined) {
+        if (!namespaceBounded(rule.pattern, true)) problems.push({ field: `${at}.podParams.${param}.pattern`, message: NAMESPACE_BOUNDARY_HINT });
         try {
           new RegExp(`^(?:${rule.pattern.replaceAll('{namespace}', 'ns')})$`);
         } catch (e) {
@@ -196,13 +217,14 @@ function crossCheck(policy: Policy): Problem[] {
     }
     for (const [key, value] of templatedValues(output)) {
       if (!TEMPLATE.test(value)) problems.push({ field: `${at}.${key}`, message: `unknown placeholder; use ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}` });
+      else if (!namespaceBounded(value, false)) problems.push({ field: `${at}.${key}`, message: NAMESPACE_BOUNDARY_HINT });
     }
   }
   for (const [ns, rule] of Object.entries(policy.namespaces)) {
     const at = fieldPath('namespaces', [ns]);
     if (ns !== '*' && !isDns1123Label(ns)) problems.push({ field: at, message: 'must be a namespace name or "*"' });
     for (const [i, name] of rule.outputs.entries()) {
-      if (!(name in policy.outputs)) problems.push({ field: `${at}.outputs[${i}]`, message: `unknown output "${name}" (not in outputs)` });
+      if (!Object.hasOwn(policy.outputs, name)) problems.push({ field: `${at}.outputs[${i}]`, message: `unknown output "${name}" (not in outputs)` });
     }
   }
   const d = policy.defaults;
@@ -264,9 +286,10 @@ export function policyFromObject(doc: unknown, source = 'policy'): Policy {
 export function parsePolicy(text: string, source = 'policy'): Policy {
   let doc: unknown;
   try {
-    doc = parseYaml(text, { maxAliasCount: 100, uniqueKeys: true, prettyErrors: false });
+    doc = parseYamlDocument(text, 100);
   } catch (e) {
-    throw new InputError(source, [{ field: '', message: `is not valid YAML (${String((e as Error).message).split('\n')[0]})` }]);
+    const line = e instanceof YamlError && e.line !== undefined ? ` at line ${e.line}` : '';
+    throw new InputError(source, [{ field: '', message: `is not valid YAML${line} (${String((e as Error).message).split('\n')[0]})` }]);
   }
   if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) {
     throw new InputError(source, [{ field: '', message: 'must be a mapping with defaults, outputs and namespaces' }]);
@@ -282,7 +305,8 @@ export const BUILTIN_POLICY: Policy = policyFromObject(
 
 /** The rules for a namespace: its own entry, else `"*"`, else nothing allowed. */
 export function rulesFor(policy: Policy, namespace: string): NamespaceRules {
-  return policy.namespaces[namespace] ?? policy.namespaces['*'] ?? { outputs: [], agents: [...AGENTS], critical: true };
+  const own = (key: string) => (Object.hasOwn(policy.namespaces, key) ? policy.namespaces[key] : undefined);
+  return own(namespace) ?? own('*') ?? { outputs: [], agents: [...AGENTS], critical: true };
 }
 
 /** Replace `{namespace}` `{stream}` `{container}` in a catalog value. */
@@ -292,7 +316,7 @@ export function fillTemplate(value: string, facts: { namespace: string; stream: 
 
 /** Whether a pod-set parameter value is allowed by the catalog's pattern (placeholders filled in first). */
 export function paramAllowed(value: string, rule: { pattern?: string }, namespace: string): boolean {
-  if (!PARAM_VALUE.test(value)) return false;
+  if (!isParamValue(value)) return false;
   if (rule.pattern === undefined) return true;
   const escapedNs = namespace.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return new RegExp(`^(?:${rule.pattern.replaceAll('{namespace}', escapedNs)})$`).test(value);

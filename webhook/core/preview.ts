@@ -5,11 +5,11 @@
  */
 import fastJsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
-import { parseAllDocuments } from 'yaml';
 import type { KubeVersion } from './kube-version.js';
 import { type Enforcement, type MutateResult, mutate } from './mutate.js';
 import type { Policy } from './policy.js';
 import { InputError } from './problems.js';
+import { YamlError, parseYamlDocuments } from './yaml.js';
 
 /** Where each kind keeps its pod template. */
 const TEMPLATE_PATH: Readonly<Record<string, readonly string[]>> = {
@@ -108,16 +108,15 @@ export function previewObject(doc: unknown, opts: PreviewOptions, source = 'mani
  * InputError naming the document and line on a syntax error.
  */
 export function parseManifests(text: string, source = 'manifest'): unknown[] {
-  const docs = parseAllDocuments(text, { prettyErrors: true });
-  if (!Array.isArray(docs)) throw new InputError(source, [{ field: '', message: 'is empty' }]);
+  let docs: unknown[];
+  try {
+    docs = parseYamlDocuments(text, 100);
+  } catch (e) {
+    const line = e instanceof YamlError ? e.line : undefined;
+    throw new InputError(source, [{ field: '', message: `is not valid YAML or JSON${line ? ` (line ${line})` : ''}: ${(e as Error).message}` }]);
+  }
   const out: unknown[] = [];
-  for (const [i, d] of docs.entries()) {
-    const err = d.errors[0];
-    if (err) {
-      const line = err.linePos?.[0]?.line;
-      throw new InputError(source, [{ field: docs.length > 1 ? `document ${i + 1}` : '', message: `is not valid YAML or JSON${line ? ` (line ${line})` : ''}: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` }]);
-    }
-    const value: unknown = d.toJS({ maxAliasCount: 100 });
+  for (const value of docs) {
     if (value === null || value === undefined) continue;
     if (isObject(value) && value.kind === 'List' && Array.isArray(value.items)) out.push(...value.items);
     else out.push(value);

@@ -53,7 +53,8 @@ function deriveName(path: string): string {
   const { dir, file } = splitPath(path);
   const base = toDnsLabel(file.replace(/\.[^.]*$/, '').replace(/[*?[\]]/g, ''), 40);
   if (base) return base;
-  return toDnsLabel(dir.split('/').pop() ?? '', 40) || 'log';
+  const fromDir = toDnsLabel(dir.split('/').pop() ?? '', 40);
+  return fromDir === '' ? 'log' : fromDir;
 }
 
 interface Ctx {
@@ -80,7 +81,7 @@ function resolveOutput(s: RequestedStream, ctx: Ctx, streamName: string, contain
   const name = s.spec.output!;
   const field = `${s.field}.output`;
   const allowed = ctx.rules.outputs;
-  const catalog = ctx.policy.outputs[name];
+  const catalog = Object.hasOwn(ctx.policy.outputs, name) ? ctx.policy.outputs[name] : undefined;
   if (!catalog || !allowed.includes(name)) {
     const list = allowed.length ? allowed.join(', ') : 'none';
     return [{ field, message: `output "${name}" is not allowed in namespace ${ctx.namespace} (allowed: ${list})` }];
@@ -88,7 +89,7 @@ function resolveOutput(s: RequestedStream, ctx: Ctx, streamName: string, contain
   const problems: Problem[] = [];
   const out: Record<string, unknown> = { ...catalog };
   for (const [key, value] of Object.entries(s.spec.params ?? {})) {
-    const rule = catalog.podParams[key];
+    const rule = Object.hasOwn(catalog.podParams, key) ? catalog.podParams[key] : undefined;
     if (rule === undefined) {
       const settable = Object.keys(catalog.podParams);
       problems.push({ field: fieldPath(`${s.field}.params`, [key]), message: `cannot be set by pods on output "${name}"${settable.length ? ` (settable: ${settable.join(', ')})` : ' (the catalog fixes every field)'}` });
@@ -107,7 +108,7 @@ function resolveOutput(s: RequestedStream, ctx: Ctx, streamName: string, contain
     out.labels = Object.fromEntries(Object.entries(catalog.labels).map(([k, v]) => [k, fillTemplate(v, facts)]));
   }
   for (const [key, value] of Object.entries(out)) {
-    if (typeof value === 'string' && key !== 'type' && key !== 'endpoint' && !PARAM_VALUE.test(value)) {
+    if (typeof value === 'string' && key !== 'type' && key !== 'endpoint' && key !== 'fluentdImage' && !PARAM_VALUE.test(value)) {
       problems.push({ field, message: `output "${name}" field ${key} renders to an invalid value` });
     }
   }
@@ -121,7 +122,11 @@ function resolveOutput(s: RequestedStream, ctx: Ctx, streamName: string, contain
  */
 export function resolvePlan(pod: Pod, namespace: string, policy: Policy, requested: readonly RequestedStream[], agentAsked: AgentName | undefined): Plan {
   const rules = rulesFor(policy, namespace);
-  const agent = agentAsked ?? policy.defaults.agent;
+  // The pod's choice if the namespace allows it; else the policy default if allowed; else the
+  // namespace's first allowed agent.
+  const allowedDefault = rules.agents.includes(policy.defaults.agent) ? policy.defaults.agent : rules.agents[0];
+  const agentRefused = agentAsked !== undefined && !rules.agents.includes(agentAsked);
+  const agent = agentAsked !== undefined && !agentRefused ? agentAsked : allowedDefault ?? policy.defaults.agent;
   const ctx: Ctx = { pod, namespace, policy, rules, agent };
   const problems: Problem[] = [];
   const warnings: string[] = [];
@@ -136,10 +141,21 @@ export function resolvePlan(pod: Pod, namespace: string, policy: Policy, request
   /** `container\0dir` -> the new volume sidelog creates for that directory. */
   const newVolumeFor = new Map<string, LogVolume>();
   let nextLogVolume = 0;
+  /** Where sidecars mount a log volume: `/sidelog/logs/<volume>`, numbered when a volume is shared at several subPaths. */
+  const mountPaths = new Set<string>();
+  const sidecarMountPath = (volume: string): string => {
+    let path = `${PATHS.logs}/${volume}`;
+    for (let n = 2; mountPaths.has(path); n++) path = `${PATHS.logs}/${volume}.${n}`;
+    mountPaths.add(path);
+    return path;
+  };
 
-  if (agentAsked !== undefined && !rules.agents.includes(agentAsked)) {
-    problems.push({ field: AGENT, message: `agent ${agentAsked} is not allowed in namespace ${namespace} (allowed: ${rules.agents.join(', ')})` });
+  if (agentRefused) {
+    problems.push({ field: AGENT, message: `agent ${agentAsked} is not allowed in namespace ${namespace} (allowed: ${rules.agents.join(', ') || 'none'}); its agent-mode streams are not injected` });
+  } else if (rules.agents.length === 0) {
+    problems.push({ field: AGENT, message: `no agent is allowed in namespace ${namespace}; agent-mode streams are not injected` });
   }
+  const agentsAllowed = !agentRefused && rules.agents.length > 0;
 
   // Explicit names first, so a derived name never takes a name a later stream asked for.
   for (const s of requested) {
@@ -193,7 +209,7 @@ export function resolvePlan(pod: Pod, namespace: string, policy: Policy, request
       volume = existing ?? {
         name: m.name,
         isNew: false,
-        sidecarMountPath: `${PATHS.logs}/${m.name}${logVolumes.some((lv) => lv.name === m.name) ? `-${logVolumes.length}` : ''}`,
+        sidecarMountPath: sidecarMountPath(m.name),
         ...(m.subPath !== undefined ? { subPath: m.subPath } : {}),
       };
       if (!existing) logVolumes.push(volume);
@@ -210,7 +226,7 @@ export function resolvePlan(pod: Pod, namespace: string, policy: Policy, request
         let volName: string;
         do volName = `sidelog-logs-${nextLogVolume++}`;
         while (volumeNames.has(volName));
-        volume = { name: volName, isNew: true, sidecarMountPath: `${PATHS.logs}/${volName}` };
+        volume = { name: volName, isNew: true, sidecarMountPath: sidecarMountPath(volName) };
         newVolumeFor.set(key, volume);
         logVolumes.push(volume);
         appMounts.push({ container: container.name, mount: { name: volName, mountPath: dir } });
@@ -226,6 +242,7 @@ export function resolvePlan(pod: Pod, namespace: string, policy: Policy, request
       accept(volume);
       continue;
     }
+    if (!agentsAllowed) continue; // reported once above
     const critical = s.spec.critical ?? false;
     if (critical && !rules.critical) {
       problems.push({ field: `${s.field}.critical`, message: `critical streams are not allowed in namespace ${namespace}` });

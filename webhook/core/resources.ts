@@ -2,13 +2,16 @@
  * Sidecar resources: the policy defaults, optionally raised or lowered by the pod's
  * `sidelog.io/resources` annotation, never above the policy maxima.
  */
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { RESOURCES } from './annotations.js';
 import type { Defaults } from './policy.js';
 import type { ResourceRequirements } from './pod.js';
 import { type Problem, zodProblems } from './problems.js';
 import { isQuantity, parseQuantity } from './quantity.js';
+import { parseYamlDocument } from './yaml.js';
+
+/** A resources annotation is a few dozen bytes; anything much larger is refused before parsing. */
+const MAX_RESOURCES_BYTES = 2048;
 
 const quantity = z.string().refine(isQuantity, 'must be a Kubernetes quantity such as 100m or 128Mi');
 const list = z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() });
@@ -39,9 +42,10 @@ export function sidecarResources(defaults: Defaults, annotation: string | undefi
     streaming: requirements(clean(defaults.resources.streaming.requests), clean(defaults.resources.streaming.limits)),
   };
   if (annotation === undefined) return { resources, problems: [] };
+  if (annotation.length > MAX_RESOURCES_BYTES) return { resources, problems: [{ field: RESOURCES, message: `must be at most ${MAX_RESOURCES_BYTES} bytes` }] };
   let doc: unknown;
   try {
-    doc = parseYaml(annotation, { maxAliasCount: 0 });
+    doc = parseYamlDocument(annotation);
   } catch {
     return { resources, problems: [{ field: RESOURCES, message: 'is not valid YAML or JSON' }] };
   }

@@ -18,7 +18,7 @@ const onlyPods: Filter = (r) => (r.kind === 'Pod' ? undefined : `kind ${r.kind} 
 const noSubResource: Filter = (r) => (r.subResource ? `subresource ${r.subResource} is not mutated` : undefined);
 const optedOut: Filter = (r) => {
   const v = r.annotations[INJECT];
-  return v !== undefined && /^(false|no|off|0|disabled)$/i.test(v.trim()) ? `opted out (${INJECT}: "${v}")` : undefined;
+  return typeof v === 'string' && /^(false|no|off|0|disabled)$/i.test(v.trim()) ? `opted out (${INJECT}: "${v.trim()}")` : undefined;
 };
 const alreadyInjected: Filter = (r) => (r.annotations[STATUS] !== undefined ? `already injected (${STATUS} is set)` : undefined);
 const nothingRequested: Filter = (r) => (r.annotations[STREAMS] === undefined ? `no ${STREAMS} annotation` : undefined);

@@ -11,6 +11,8 @@ import { parseManifests, previewObject } from '../core/preview.js';
 import { httpError } from '../errors.js';
 import type { ServerDeps } from '../server.js';
 
+export const PREVIEW_BODY_LIMIT = 1024 * 1024;
+
 interface Query {
   output?: 'json' | 'yaml';
   kubeVersion?: string;
@@ -22,6 +24,8 @@ export function previewRoutes(app: FastifyInstance, deps: ServerDeps): void {
   app.post<{ Querystring: Query }>(
     '/preview',
     {
+      // A manifest is small; a smaller limit keeps this unauthenticated convenience cheap.
+      bodyLimit: PREVIEW_BODY_LIMIT,
       schema: {
         querystring: {
           type: 'object',
