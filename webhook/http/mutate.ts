@@ -2,7 +2,7 @@
  * POST /mutate (and /mutate/required for namespaces labelled `sidelog.io/injection=required`):
  * check the content type, decode, hand the review to the core, wrap the answer.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseReview } from '../core/admission.js';
 import { createReviewCache } from '../review-cache.js';
 import type { Enforcement } from '../core/mutate.js';
@@ -16,13 +16,13 @@ function isJson(req: FastifyRequest): boolean {
 
 export function mutateRoutes(app: FastifyInstance, deps: ServerDeps): void {
   const cache = createReviewCache();
-  const handle = (enforcement: Enforcement) => async (req: FastifyRequest) => {
+  const handle = (enforcement: Enforcement) => async (req: FastifyRequest, reply: FastifyReply) => {
     if (!isJson(req)) throw httpError('MEDIA_TYPE', 'an AdmissionReview is application/json');
     const parsed = parseReview(req.body);
     if ('problems' in parsed) throw httpError('BAD_REVIEW', parsed.problems.slice(0, 3).map(problemText).join('; '));
     const started = process.hrtime.bigint();
     const ctx = { policy: deps.policy(), enforcement, kubeVersion: deps.kubeVersion() };
-    const { review, outcome, namespace, result } = cache.answer(parsed.review, ctx);
+    const { body, outcome, namespace, result } = cache.answer(parsed.review, ctx);
     deps.metrics.requests.inc({ route: 'mutate', outcome });
     if (result.skip) deps.metrics.skips.inc({ reason: result.skip.code });
     for (const s of result.injection?.streams ?? []) {
@@ -40,10 +40,11 @@ export function mutateRoutes(app: FastifyInstance, deps: ServerDeps): void {
         streams: result.injection?.streams.length ?? 0,
         warnings: result.warnings.length,
         coreMs: Number(process.hrtime.bigint() - started) / 1e6,
+        durationMs: Number(process.hrtime.bigint() - ((req as { startedAt?: bigint }).startedAt ?? started)) / 1e6,
       },
       'admission',
     );
-    return review;
+    return reply.type('application/json; charset=utf-8').send(body);
   };
   const schema = { headers: { type: 'object', properties: { 'content-type': { type: 'string' } } } };
   app.post('/mutate', { schema }, handle('enabled'));
