@@ -88,7 +88,7 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): FastifyIn
   });
 
   mutateRoutes(app, deps);
-  previewRoutes(app, deps);
+  previewRoutes(app, deps, options.bodyLimit);
   healthRoutes(app, deps);
   metricsRoutes(app, deps);
   return app;

@@ -112,6 +112,7 @@ describe('sidelog server over TLS', () => {
       ['no uid', '/mutate', JSON.stringify({ ...admissionReview({}), request: { ...admissionReview({}).request, uid: undefined } }), 'application/json', 400, 'BAD_REVIEW'],
       ['a wrong apiVersion', '/mutate', JSON.stringify({ ...admissionReview({}), apiVersion: 'admission.k8s.io/v2' }), 'application/json', 400, 'BAD_REVIEW'],
       ['an over-limit body', '/mutate', JSON.stringify({ pad: 'x'.repeat(300 * 1024) }), 'application/json', 413, 'TOO_LARGE'],
+      ['a preview over its 1 MiB limit', '/preview', JSON.stringify({ kind: 'Pod', pad: 'x'.repeat(1100 * 1024) }), 'application/json', 413, 'TOO_LARGE'],
       ['a preview of a Service', '/preview', JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } }), 'application/json', 400, 'BAD_MANIFEST'],
       ['a preview of broken YAML', '/preview', 'kind: Pod\n  spec: [', 'application/yaml', 400, 'BAD_YAML'],
       ['a bad preview query', '/preview?output=xml', '{}', 'application/json', 400, 'BAD_QUERY'],

@@ -20,12 +20,12 @@ interface Query {
   required?: boolean;
 }
 
-export function previewRoutes(app: FastifyInstance, deps: ServerDeps): void {
+export function previewRoutes(app: FastifyInstance, deps: ServerDeps, serverBodyLimit: number): void {
   app.post<{ Querystring: Query }>(
     '/preview',
     {
       // A manifest is small; a smaller limit keeps this unauthenticated convenience cheap.
-      bodyLimit: PREVIEW_BODY_LIMIT,
+      bodyLimit: Math.min(serverBodyLimit, PREVIEW_BODY_LIMIT),
       schema: {
         querystring: {
           type: 'object',
