@@ -43,8 +43,21 @@ interface Child {
   stop(): Promise<void>;
 }
 
+/**
+ * The V8 flags the servers run with: those the Deployment gives the webhook (NODE_OPTIONS in
+ * manifests/base/deployment.yaml), for both servers, so the bench measures what is shipped and
+ * compares like with like. BENCH_NODE_OPTIONS overrides.
+ */
+function shippedNodeOptions(): string {
+  if (process.env.BENCH_NODE_OPTIONS !== undefined) return process.env.BENCH_NODE_OPTIONS;
+  const deployment = parseYaml(readFileSync(join(ROOT, 'manifests/base/deployment.yaml'), 'utf8'));
+  const env: Array<{ name: string; value?: string }> = deployment?.spec?.template?.spec?.containers?.[0]?.env ?? [];
+  return env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+}
+const SERVER_NODE_OPTIONS = shippedNodeOptions();
+
 function startChild(kind: string, args: string[]): Promise<Child> {
-  const child = spawn(process.execPath, [join(HERE, 'servers.js'), kind, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(HERE, 'servers.js'), kind, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: SERVER_NODE_OPTIONS } });
   return new Promise((resolvePromise, reject) => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -191,7 +204,7 @@ async function main() {
   writeFileSync(join(dir, 'response.json'), responseText);
   const args = [join(dir, 'tls.crt'), join(dir, 'tls.key'), policyFile, join(dir, 'response.json')];
 
-  console.log(`sidelog bench: ${SECONDS}s per run, ${CONNECTIONS} keep-alive connections, request ${body.length} B, response ${responseText.length} B, ${process.version}`);
+  console.log(`sidelog bench: ${SECONDS}s per run, ${CONNECTIONS} keep-alive connections, request ${body.length} B, response ${responseText.length} B, ${process.version}, servers with NODE_OPTIONS="${SERVER_NODE_OPTIONS}"`);
   if (!distinctTemplate.includes('@@')) throw new Error('bench: the distinct-pod template did not apply');
   const results: Array<{ name: string; max: Load; half: Paced; low: Paced; rss: number }> = [];
   for (const [name, kind, distinct] of [['baseline', 'baseline', false], ['webhook, identical pods', 'webhook', false], ['webhook, distinct pods', 'webhook', true]] as const) {
