@@ -41,22 +41,16 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     tlsFiles = generated;
   }
   let tls: TlsMaterial = readTlsFiles(tlsFiles.certFile, tlsFiles.keyFile);
-  let policyError: string | undefined;
   let kubeVersion: KubeVersion | undefined = parseKubeVersion(config.kubeVersion);
 
-  const metricsRef: { current?: ReturnType<typeof createMetrics> } = {};
+  // Closures below read `policies` and `app` only when called, after both exist.
+  const metrics = createMetrics({ certNotAfter: () => tls.notAfter, policyOutputs: () => Object.keys(policies.current().outputs).length });
+  metrics.certReloads.inc({ result: 'success' });
   const policies = createPolicyStore(
     config.policy,
-    { info: (o, m) => app?.log.info(o, m), error: (o, m) => app?.log.error(o, m) },
-    (ok) => {
-      metricsRef.current?.policyReloads.inc({ result: ok ? 'success' : 'failure' });
-      policyError = ok ? undefined : policies?.lastError();
-    },
+    { info: (o, m) => app.log.info(o, m), error: (o, m) => app.log.error(o, m) },
+    (ok) => metrics.policyReloads.inc({ result: ok ? 'success' : 'failure' }),
   );
-  const metrics = createMetrics({ certNotAfter: () => tls.notAfter, policyOutputs: () => Object.keys(policies.current().outputs).length });
-  metricsRef.current = metrics;
-  metrics.policyReloads.inc({ result: 'success' });
-  metrics.certReloads.inc({ result: 'success' });
 
   const app: FastifyInstance = buildServer(
     { tls: { cert: tls.cert, key: tls.key }, bodyLimit: config.bodyLimit, logger: { level: config.logLevel } },
@@ -67,7 +61,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       // A bad policy update keeps the last good policy in force and the server ready: taking every
       // replica out of service would refuse all pods in `required` namespaces.
       readiness: () => (tls.notAfter.getTime() <= Date.now() ? ['the serving certificate has expired'] : []),
-      policyError: () => policyError,
+      policyError: () => policies.lastError(),
       metrics,
     },
   );

@@ -199,7 +199,7 @@ export function mutate(input: MutateInput): MutateResult {
     return skipped(object, 'invalid', 'no valid stream to inject', warningsOf(problems, warnings));
   }
 
-  const mutated = build(pod, plan, agent, agentStreams.length > 0, native, policy, resources.resources);
+  const mutated = build(pod, plan, agent, native, policy, resources.resources);
   const injection: Injection = {
     version: 1,
     ...(agent ? { agent: plan.agent } : {}),
@@ -222,12 +222,12 @@ export function mutate(input: MutateInput): MutateResult {
 }
 
 /** Apply the plan to a deep copy of the pod. */
-function build(pod: Pod, plan: Plan, agent: AgentRender | undefined, withAgent: boolean, native: boolean, policy: Policy, resources: ReturnType<typeof sidecarResources>['resources']): Pod {
+function build(pod: Pod, plan: Plan, agent: AgentRender | undefined, native: boolean, policy: Policy, resources: ReturnType<typeof sidecarResources>['resources']): Pod {
   const d = policy.defaults;
   const out = structuredClone(pod);
   const spec = out.spec;
   const annotations = out.metadata!.annotations!;
-  const agentVolumes = new Set(withAgent ? plan.agentStreams.map((s) => plan.streamVolume.get(s.name)!) : []);
+  const agentVolumes = new Set(agent ? plan.agentStreams.map((s) => plan.streamVolume.get(s.name)!) : []);
   const streamingVolumes = new Set(plan.streamingStreams.map((s) => plan.streamVolume.get(s.name)!));
   const liveVolumes = plan.logVolumes.filter((v) => agentVolumes.has(v) || streamingVolumes.has(v));
 
@@ -252,7 +252,7 @@ function build(pod: Pod, plan: Plan, agent: AgentRender | undefined, withAgent: 
   }
   const volumes: Volume[] = liveVolumes.filter((v) => v.isNew).map((v) => emptyDir(v.name, d.logVolumeSize));
 
-  if (agent && withAgent) {
+  if (agent) {
     for (const f of agent.files) annotations[f.annotation] = f.text;
     const mounts: VolumeMount[] = [
       ...[...agentVolumes].map(logMount),
