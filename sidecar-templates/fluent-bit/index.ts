@@ -186,10 +186,11 @@ export function fluentBitSections(input: AgentRenderInput): Section[] {
         ...(s.output.type === 'stackdriver' ? ([['Record', `sidelog_log_name ${s.output.logName}`]] as Entry[]) : []),
       ],
     });
+    const [name, ...plugin] = outputEntries(s);
     sections.push({
       name: 'OUTPUT',
       entries: [
-        ...outputEntries(s).slice(0, 1), ['Match', tag], ...outputEntries(s).slice(1),
+        name!, ['Match', tag], ...plugin,
         ['Retry_Limit', s.critical ? 'no_limits' : RETRY_LIMIT],
         ...(s.critical ? ([['storage.total_limit_size', limit]] as Entry[]) : []),
       ],

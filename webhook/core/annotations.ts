@@ -220,6 +220,11 @@ export const parseStreamsCached: (text: string) => ParsedStreams = memoize((text
   return Object.freeze({ streams: Object.freeze(parsed.streams) as RequestedStream[], problems: Object.freeze(parsed.problems) as Problem[] });
 });
 
+/** Whether a `sidelog.io/inject` value opts the pod out (`false`, `no`, `off`, `0`, `disabled`). */
+export function optsOut(value: unknown): boolean {
+  return typeof value === 'string' && /^(false|no|off|0|disabled)$/i.test(value.trim());
+}
+
 export interface PodOptions {
   readonly agent?: AgentName;
   readonly optOut: boolean;
@@ -234,7 +239,5 @@ export function parsePodOptions(annotations: Readonly<Record<string, string>>): 
     if ((AGENTS as readonly string[]).includes(agentText)) agent = agentText as AgentName;
     else problems.push({ field: AGENT, message: `must be one of ${AGENTS.join(', ')}` });
   }
-  const inject = annotations[INJECT];
-  const optOut = typeof inject === 'string' && /^(false|no|off|0|disabled)$/i.test(inject.trim());
-  return { options: { agent, optOut }, problems };
+  return { options: { agent, optOut: optsOut(annotations[INJECT]) }, problems };
 }

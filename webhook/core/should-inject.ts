@@ -2,7 +2,7 @@
  * Small named filters that decide whether a request is sidelog's business at all. Each returns
  * the reason to skip, or undefined to go on. They run before any parsing.
  */
-import { INJECT, STATUS, STREAMS } from './annotations.js';
+import { INJECT, STATUS, STREAMS, optsOut } from './annotations.js';
 
 export interface RequestFacts {
   readonly operation: string;
@@ -18,7 +18,7 @@ const onlyPods: Filter = (r) => (r.kind === 'Pod' ? undefined : `kind ${r.kind} 
 const noSubResource: Filter = (r) => (r.subResource ? `subresource ${r.subResource} is not mutated` : undefined);
 const optedOut: Filter = (r) => {
   const v = r.annotations[INJECT];
-  return typeof v === 'string' && /^(false|no|off|0|disabled)$/i.test(v.trim()) ? `opted out (${INJECT}: "${v.trim()}")` : undefined;
+  return optsOut(v) ? `opted out (${INJECT}: "${String(v).trim()}")` : undefined;
 };
 const alreadyInjected: Filter = (r) => (r.annotations[STATUS] !== undefined ? `already injected (${STATUS} is set)` : undefined);
 const nothingRequested: Filter = (r) => (r.annotations[STREAMS] === undefined ? `no ${STREAMS} annotation` : undefined);
