@@ -88,10 +88,10 @@ export function mergeCredentials(streams: ReadonlyArray<{ readonly index: number
   env: EnvVar[];
   volumes: Volume[];
   mounts: VolumeMount[];
-  problems: Array<{ field: string; message: string }>;
+  problems: Array<{ field: string; message: string; stream: number }>;
 } {
   const env = new Map<string, EnvVar>();
-  const problems: Array<{ field: string; message: string }> = [];
+  const problems: Array<{ field: string; message: string; stream: number }> = [];
   const volumes: Volume[] = [];
   const mounts: VolumeMount[] = [];
   for (const s of streams) {
@@ -99,8 +99,15 @@ export function mergeCredentials(streams: ReadonlyArray<{ readonly index: number
     for (const e of c.env) {
       const seen = env.get(e.name);
       if (seen && JSON.stringify(seen) !== JSON.stringify(e)) {
-        problems.push({ field: `sidelog.io/streams[${s.index}].output`, message: `"${s.outputName}" needs ${e.name} from another Secret than an earlier stream's output; one sidecar has one ${e.name}` });
+        problems.push({ field: `sidelog.io/streams[${s.index}].output`, stream: s.index, message: `"${s.outputName}" needs ${e.name} from another Secret than an earlier stream's output; one sidecar has one ${e.name}; this stream is not injected` });
       } else env.set(e.name, e);
+    }
+    for (const v of c.volumes) {
+      // Volume names are cut from output names: two long names can meet on one volume.
+      const seen = volumes.find((x) => x.name === v.name);
+      if (seen && JSON.stringify(seen) !== JSON.stringify(v)) {
+        problems.push({ field: `sidelog.io/streams[${s.index}].output`, stream: s.index, message: `"${s.outputName}" needs its credentials in volume ${v.name}, which another output's credentials already use; this stream is not injected` });
+      }
     }
     volumes.push(...c.volumes);
     mounts.push(...c.mounts);

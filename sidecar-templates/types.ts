@@ -85,6 +85,10 @@ export interface AgentRender {
   readonly mounts: VolumeMount[];
   /** Whether the buffer volume is needed (critical streams, S3 staging). */
   readonly needsBuffer: boolean;
-  /** Problems the pod author can fix (e.g. outputs needing different Fluentd images). */
-  readonly problems: ReadonlyArray<{ readonly field: string; readonly message: string }>;
+  /**
+   * Problems the pod author can fix (e.g. outputs needing different Fluentd images). `stream` is
+   * the index of the one stream a problem is about: the core drops that stream alone and renders
+   * again; a problem without it stops the whole agent.
+   */
+  readonly problems: ReadonlyArray<{ readonly field: string; readonly message: string; readonly stream?: number }>;
 }

@@ -349,17 +349,18 @@ export function fluentdDirectives(input: AgentRenderInput): Directive[] {
  * The one image of the pod's Fluentd sidecar: the first stream's. Each stream whose output needs
  * another image (another plugin gem) is a problem.
  */
-export function resolveImage(input: AgentRenderInput): { image: string; problems: Array<{ field: string; message: string }> } {
+export function resolveImage(input: AgentRenderInput): { image: string; problems: Array<{ field: string; message: string; stream: number }> } {
   const [first, ...rest] = input.streams;
   if (!first) return { image: fluentdImageFor(input.defaults, { type: 'stdout', podParams: {} }), problems: [] };
   const image = fluentdImageFor(input.defaults, first.output);
-  const problems: Array<{ field: string; message: string }> = [];
+  const problems: Array<{ field: string; message: string; stream: number }> = [];
   for (const s of rest) {
     const own = fluentdImageFor(input.defaults, s.output);
     if (own !== image) {
       problems.push({
         field: `sidelog.io/streams[${s.index}].output`,
-        message: `output "${s.outputName}" (${s.output.type}) needs the Fluentd image ${own}, but stream "${first.name}" (output "${first.outputName}") needs ${image}; one Fluentd sidecar runs one image: use sidelog.io/agent: fluent-bit, or outputs of one kind`,
+        stream: s.index,
+        message: `stream "${s.name}" is not injected: output "${s.outputName}" (${s.output.type}) needs the Fluentd image ${own}, but stream "${first.name}" (output "${first.outputName}") needs ${image}; one Fluentd sidecar runs one image: use sidelog.io/agent: fluent-bit, or outputs of one kind`,
       });
     }
   }

@@ -6,6 +6,7 @@
  * path charset (see annotations.ts) has no white space, so the one unquoted expansion below only
  * globs and never splits or injects.
  */
+import { streamingSidecarName } from '../../webhook/core/names.js';
 import type { Container } from '../../webhook/core/pod.js';
 import type { StreamingStream } from '../types.js';
 
@@ -30,7 +31,7 @@ export const STREAMING_SCRIPT = [
 ].join('\n');
 
 export function streamingContainerName(stream: Pick<StreamingStream, 'name'>): string {
-  return `sidelog-${stream.name}`;
+  return streamingSidecarName(stream.name);
 }
 
 /** The container for one streaming stream, without the shell the core adds (mounts, security, resources). */

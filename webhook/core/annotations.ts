@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { memoize } from './memo.js';
 import { isDns1123Label } from './names.js';
 import { type Problem, fieldPath, zodProblems } from './problems.js';
+import { bothAgentsRegexError } from './regex.js';
 import { parseYamlDocument } from './yaml.js';
 
 /** YAML or JSON list of streams (see README "Annotation reference"). Set by the pod author. */
@@ -126,11 +127,10 @@ function checkRegex(regex: string): string | undefined {
   if (/[\u0000-\u001f\u007f]/.test(regex)) return 'must not contain control characters or newlines';
   if (regex.includes('${') || regex.includes('#{')) return 'must not contain ${ or #{';
   if (regex.trim() !== regex) return 'must not start or end with white space';
-  try {
-    new RegExp(regex);
-  } catch (e) {
-    return `is not a valid regular expression (${(e as Error).message})`;
-  }
+  // Compiled by the agents' own engine (Oniguruma, Ruby syntax), not JavaScript's; Fluentd's
+  // stricter Ruby rules are checked once the agent is known (resolve.ts).
+  const engineProblem = bothAgentsRegexError(regex);
+  if (engineProblem !== undefined) return engineProblem;
   if (!/\(\?<[A-Za-z_][A-Za-z0-9_]*>/.test(regex)) return 'must have at least one named group, e.g. (?<message>.*)';
   // Onigmo (both agents' regex engine) refuses variable-length lookbehind, which JavaScript allows.
   if (/\(\?<[=!]/.test(regex)) return 'must not use lookbehind ((?<= or (?<!): the agents\' regex engine supports only fixed-length lookbehind';

@@ -7,19 +7,23 @@ import fastJsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import { renderFluentBit } from '../../sidecar-templates/fluent-bit/index.js';
 import { renderFluentd } from '../../sidecar-templates/fluentd/index.js';
-import { factEnv, restrictedSecurityContext } from '../../sidecar-templates/common.js';
+import { credentialsFor, factEnv, restrictedSecurityContext } from '../../sidecar-templates/common.js';
 import { renderStreaming } from '../../sidecar-templates/streaming/index.js';
-import { type AgentRender, type AgentRenderInput, PATHS, VOLUMES } from '../../sidecar-templates/types.js';
+import { type AgentRender, type AgentRenderInput, type AgentStream, PATHS, VOLUMES } from '../../sidecar-templates/types.js';
 import { type AgentName, RESOURCES, STATUS, STREAMS, parsePodOptions, parseStreamsCached } from './annotations.js';
 import { type KubeVersion, useNativeSidecars } from './kube-version.js';
 import type { Policy } from './policy.js';
 import { type Container, type Pod, type Volume, type VolumeMount, PodSchema } from './pod.js';
 import { type Problem, problemText, zodProblems } from './problems.js';
 import { type Plan, type LogVolume, resolvePlan } from './resolve.js';
+import { AGENT_CONTAINER } from './names.js';
 import { sidecarResources } from './resources.js';
-import { skipReason } from './should-inject.js';
+import { skipReason, unservableReason } from './should-inject.js';
+import { readStatus } from './status.js';
 
-export const AGENT_CONTAINER = 'sidelog-agent';
+export { AGENT_CONTAINER };
+/** apimachinery TotalAnnotationSizeLimitB: the API server refuses a pod whose annotation keys and values exceed it. */
+export const ANNOTATION_SIZE_LIMIT = 256 * 1024;
 const WARNING_PREFIX = 'sidelog: ';
 const MAX_WARNING = 400;
 const MAX_WARNINGS = 20;
@@ -131,6 +135,7 @@ export function mutate(input: MutateInput): MutateResult {
     kind: input.kind ?? 'Pod',
     subResource: input.subResource,
     annotations,
+    pod: object,
   });
   if (skip) return skipped(object, skip.code, skip.reason);
 
@@ -142,6 +147,8 @@ export function mutate(input: MutateInput): MutateResult {
   }
   const pod = object as Pod;
   const ann = pod.metadata!.annotations!;
+  const cannot = unservableReason(pod);
+  if (cannot) return skipped(object, cannot.code, cannot.reason, warningsOf([], [`not injected: ${cannot.reason}`]));
 
   const parsed = parseStreamsCached(ann[STREAMS]!);
   const streams = parsed.streams;
@@ -154,6 +161,13 @@ export function mutate(input: MutateInput): MutateResult {
   const plan = resolvePlan(pod, namespace, policy, streams, options.options.agent);
   problems.push(...plan.problems);
   const warnings = [...plan.warnings];
+  // The `own` status was skipped above; any other status is not a reason to skip, and injection replaces it.
+  const status = readStatus(ann[STATUS], pod);
+  if (status.kind === 'inconsistent') {
+    problems.push({ field: STATUS, message: `claims sidecars the pod does not have (missing ${status.missing.join(', ')}), so it is not sidelog's record` });
+  } else if (status.kind === 'malformed') {
+    warnings.push(`${STATUS} ${status.reason}; it is not sidelog's record and is replaced`);
+  }
 
   const native = useNativeSidecars(policy.defaults.nativeSidecars, input.kubeVersion);
   if (problems.length && enforcement === 'required') return denied(object, problems);
@@ -166,40 +180,25 @@ export function mutate(input: MutateInput): MutateResult {
   }
 
   let agent: AgentRender | undefined;
+  let agentStreams: AgentStream[] = [];
   const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
   const flushSeconds = Math.max(1, Math.min(policy.defaults.flushSeconds, grace - GRACE_MARGIN));
   if (plan.agentStreams.length) {
     if (grace - GRACE_MARGIN < policy.defaults.flushSeconds) {
       warnings.push(`spec.terminationGracePeriodSeconds: ${grace}s leaves the log agent ${flushSeconds}s to flush (policy: ${policy.defaults.flushSeconds}s); set it to at least ${policy.defaults.flushSeconds + GRACE_MARGIN} so buffered logs are delivered at shutdown`);
     }
-    try {
-      agent = AGENT_RENDERERS[plan.agent]({ streams: plan.agentStreams, defaults: policy.defaults, flushSeconds, namespace });
-      problems.push(...agent.problems);
-    } catch (e) {
-      problems.push({ field: STREAMS, message: `cannot render the ${plan.agent} config: ${(e as Error).message}` });
-      agent = undefined;
-    }
-    if (agent?.problems.length) agent = undefined;
-  }
-
-  const existing = new Set([...pod.spec.containers, ...(pod.spec.initContainers ?? [])].map((c) => c.name));
-  const newNames = [...plan.streamingStreams.map((s) => `sidelog-${s.name}`), ...(agent ? [AGENT_CONTAINER] : [])];
-  for (const n of newNames) if (existing.has(n)) problems.push({ field: 'spec.containers', message: `a container named ${n} already exists` });
-  const existingVolumes = new Set((pod.spec.volumes ?? []).map((v) => v.name));
-  if (agent) {
-    const clashes = [VOLUMES.config, VOLUMES.state, VOLUMES.buffer, ...agent.volumes.map((v) => v.name)].filter((v) => existingVolumes.has(v));
-    for (const v of clashes) problems.push({ field: 'spec.volumes', message: `a volume named ${v} already exists; the agent sidecar is not injected` });
-    if (clashes.length) agent = undefined;
+    const rendered = renderAgent(pod, plan, { defaults: policy.defaults, flushSeconds, namespace });
+    problems.push(...rendered.problems);
+    agent = rendered.agent;
+    agentStreams = rendered.streams;
   }
 
   if (problems.length && enforcement === 'required') return denied(object, problems);
-  if (newNames.some((n) => existing.has(n))) return skipped(object, 'invalid', 'name clash with existing containers', warningsOf(problems, warnings));
-  const agentStreams = agent ? plan.agentStreams : [];
   if (!agentStreams.length && !plan.streamingStreams.length) {
     return skipped(object, 'invalid', 'no valid stream to inject', warningsOf(problems, warnings));
   }
 
-  const mutated = build(pod, plan, agent, native, policy, resources.resources);
+  const mutated = build(pod, plan, agent ? { render: agent, streams: agentStreams } : undefined, native, policy, resources.resources);
   const injection: Injection = {
     version: 1,
     ...(agent ? { agent: plan.agent } : {}),
@@ -210,6 +209,11 @@ export function mutate(input: MutateInput): MutateResult {
     ].sort((a, b) => a.name.localeCompare(b.name)),
   };
   mutated.metadata!.annotations![STATUS] = JSON.stringify(injection);
+  const size = annotationBytes(mutated.metadata!.annotations!);
+  if (size > ANNOTATION_SIZE_LIMIT) {
+    const reason = `the pod's annotations would total ${size} bytes with sidelog's config and status, over the API server's ${ANNOTATION_SIZE_LIMIT}-byte limit`;
+    return skipped(object, 'annotations-too-large', reason, warningsOf(problems, [...warnings, `not injected: ${reason}; shorten the pod's other annotations or use fewer streams`]));
+  }
   const patch = fastJsonPatch.compare(pod, mutated);
   return {
     allowed: true,
@@ -221,13 +225,81 @@ export function mutate(input: MutateInput): MutateResult {
   };
 }
 
+/** Annotation size as the API server counts it (ValidateAnnotationsSize): bytes of every key and value. */
+export function annotationBytes(annotations: Readonly<Record<string, unknown>>): number {
+  let size = 0;
+  for (const [k, v] of Object.entries(annotations)) size += Buffer.byteLength(k, 'utf8') + Buffer.byteLength(typeof v === 'string' ? v : '', 'utf8');
+  return size;
+}
+
+/** "app (sidelog.io/streams[0]), audit (sidelog.io/streams[2])": every stream a problem drops. */
+function streamList(streams: readonly AgentStream[]): string {
+  return streams.map((s) => `${s.name} (${STREAMS}[${s.index}])`).join(', ');
+}
+
+/**
+ * Render the agent for the plan's agent-mode streams. A problem that concerns one stream (its
+ * credentials, its Fluentd image) drops that stream alone and the agent is rendered again for the
+ * others; a problem that stops the whole agent (its container or volume names taken, a render
+ * error) drops every agent-mode stream, and the problem names each of them.
+ */
+function renderAgent(pod: Pod, plan: Plan, base: Omit<AgentRenderInput, 'streams'>): { agent?: AgentRender; streams: AgentStream[]; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const containers = new Set([...pod.spec.containers, ...(pod.spec.initContainers ?? []), ...(pod.spec.ephemeralContainers ?? [])].map((c) => c.name));
+  const volumes = new Set((pod.spec.volumes ?? []).map((v) => v.name));
+  const stopAll = (field: string, reason: string, streams: readonly AgentStream[]) => {
+    problems.push({ field, message: `${reason}, so the agent sidecar cannot run; agent-mode streams not injected: ${streamList(streams)}` });
+    return { streams: [], problems };
+  };
+  if (containers.has(AGENT_CONTAINER)) return stopAll('spec.containers', `a container named ${AGENT_CONTAINER} already exists`, plan.agentStreams);
+  const fixed = [VOLUMES.config, VOLUMES.state].filter((v) => volumes.has(v));
+  if (fixed.length) return stopAll('spec.volumes', `a volume named ${fixed.join(' and ')} already exists`, plan.agentStreams);
+
+  // A stream whose credential volume name is taken by one of the pod's volumes cannot get its credentials.
+  let streams = plan.agentStreams.filter((s) => {
+    const clash = credentialsFor(s.outputName, s.output).volumes.find((v) => volumes.has(v.name));
+    if (clash) problems.push({ field: `${STREAMS}[${s.index}].output`, message: `stream "${s.name}" is not injected: its credentials volume ${clash.name} is already a volume of the pod` });
+    return !clash;
+  });
+  // Each round drops at least one stream, so this ends.
+  while (streams.length) {
+    let agent: AgentRender;
+    try {
+      agent = AGENT_RENDERERS[plan.agent]({ ...base, streams });
+    } catch (e) {
+      return stopAll(STREAMS, `cannot render the ${plan.agent} config (${(e as Error).message})`, streams);
+    }
+    const own = agent.problems.filter((p) => p.stream !== undefined);
+    const whole = agent.problems.filter((p) => p.stream === undefined);
+    if (whole.length) {
+      for (const p of whole.slice(1)) problems.push({ field: p.field, message: p.message });
+      return stopAll(whole[0]!.field, whole[0]!.message, streams);
+    }
+    if (own.length === 0) {
+      if (agent.needsBuffer && volumes.has(VOLUMES.buffer)) return stopAll('spec.volumes', `a volume named ${VOLUMES.buffer} already exists`, streams);
+      return { agent, streams, problems };
+    }
+    const dropped = new Set(own.map((p) => p.stream));
+    problems.push(...own.map((p) => ({ field: p.field, message: p.message })));
+    streams = streams.filter((s) => !dropped.has(s.index));
+  }
+  return { streams, problems };
+}
+
+interface AgentPart {
+  readonly render: AgentRender;
+  /** The agent-mode streams that survived rendering. */
+  readonly streams: readonly AgentStream[];
+}
+
 /** Apply the plan to a deep copy of the pod. */
-function build(pod: Pod, plan: Plan, agent: AgentRender | undefined, native: boolean, policy: Policy, resources: ReturnType<typeof sidecarResources>['resources']): Pod {
+function build(pod: Pod, plan: Plan, agentPart: AgentPart | undefined, native: boolean, policy: Policy, resources: ReturnType<typeof sidecarResources>['resources']): Pod {
   const d = policy.defaults;
   const out = structuredClone(pod);
   const spec = out.spec;
   const annotations = out.metadata!.annotations!;
-  const agentVolumes = new Set(agent ? plan.agentStreams.map((s) => plan.streamVolume.get(s.name)!) : []);
+  const agent = agentPart?.render;
+  const agentVolumes = new Set((agentPart?.streams ?? []).map((s) => plan.streamVolume.get(s.name)!));
   const streamingVolumes = new Set(plan.streamingStreams.map((s) => plan.streamVolume.get(s.name)!));
   const liveVolumes = plan.logVolumes.filter((v) => agentVolumes.has(v) || streamingVolumes.has(v));
 

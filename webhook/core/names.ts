@@ -1,5 +1,15 @@
 /** Kubernetes name and value rules that sidelog checks before it writes anything. */
 
+/** The agent sidecar's container name. No stream may take it (see {@link streamingSidecarName}). */
+export const AGENT_CONTAINER = 'sidelog-agent';
+/** The stream name that would give a streaming sidecar the agent's container name. */
+export const RESERVED_STREAM_NAMES: ReadonlySet<string> = new Set(['agent']);
+
+/** The container name of a streaming stream's sidecar. */
+export function streamingSidecarName(stream: string): string {
+  return `sidelog-${stream}`;
+}
+
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 

@@ -62,10 +62,13 @@ export interface Container {
 export interface PodSpec {
   containers: Container[];
   initContainers?: Container[];
+  /** Never set at CREATE by the API server's rules, but names are checked against them all the same. */
+  ephemeralContainers?: Container[];
   volumes?: Volume[];
+  os?: { name?: string };
   restartPolicy?: string;
   terminationGracePeriodSeconds?: number;
-  securityContext?: { runAsUser?: number; runAsNonRoot?: boolean; [other: string]: unknown };
+  securityContext?: { runAsUser?: number; runAsNonRoot?: boolean; windowsOptions?: { hostProcess?: boolean; [other: string]: unknown }; [other: string]: unknown };
   [other: string]: unknown;
 }
 
@@ -105,6 +108,7 @@ export const PodSchema = z.looseObject({
   spec: z.looseObject({
     containers: z.array(container).min(1),
     initContainers: z.array(container).optional(),
+    ephemeralContainers: z.array(container).optional(),
     volumes: z.array(named).optional(),
     restartPolicy: z.enum(['Always', 'OnFailure', 'Never']).optional(),
     terminationGracePeriodSeconds: z.number().int().min(0).optional(),

@@ -8,6 +8,7 @@ import { AGENTS, type AgentName, isParamValue } from './annotations.js';
 import { isDns1123Label } from './names.js';
 import { type Problem, InputError, fieldPath, zodProblems } from './problems.js';
 import { isQuantity, parseQuantity } from './quantity.js';
+import { paramPatternError, paramPatternMatches } from './regex.js';
 import { YamlError, parseYamlDocument } from './yaml.js';
 
 export const OUTPUT_TYPES = [
@@ -208,10 +209,10 @@ function crossCheck(policy: Policy): Problem[] {
       }
       if (rule.pattern !== undefined) {
         if (!namespaceBounded(rule.pattern, true)) problems.push({ field: `${at}.podParams.${param}.pattern`, message: NAMESPACE_BOUNDARY_HINT });
-        try {
-          new RegExp(`^(?:${rule.pattern.replaceAll('{namespace}', 'ns')})$`);
-        } catch (e) {
-          problems.push({ field: `${at}.podParams.${param}.pattern`, message: `is not a valid regular expression (${(e as Error).message})` });
+        // Matched against pod input with RE2: linear time, so no pattern can stall admission.
+        const error = paramPatternError(rule.pattern);
+        if (error !== undefined) {
+          problems.push({ field: `${at}.podParams.${param}.pattern`, message: `is not a regular expression sidelog can match in linear time (RE2 syntax: no backreferences, no lookaround): ${error}` });
         }
       }
     }
@@ -314,12 +315,14 @@ export function fillTemplate(value: string, facts: { namespace: string; stream: 
   return value.replace(/\{(namespace|stream|container)\}/g, (_, k: 'namespace' | 'stream' | 'container') => facts[k]);
 }
 
-/** Whether a pod-set parameter value is allowed by the catalog's pattern (placeholders filled in first). */
+/**
+ * Whether a pod-set parameter value is allowed by the catalog's pattern (`{namespace}` filled in
+ * as a literal first). The whole value must match, and matching runs on RE2: linear time.
+ */
 export function paramAllowed(value: string, rule: { pattern?: string }, namespace: string): boolean {
   if (!isParamValue(value)) return false;
   if (rule.pattern === undefined) return true;
-  const escapedNs = namespace.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`^(?:${rule.pattern.replaceAll('{namespace}', escapedNs)})$`).test(value);
+  return paramPatternMatches(rule.pattern, namespace, value);
 }
 
 export function fluentdImageFor(defaults: Defaults, output: Output): string {

@@ -5,10 +5,11 @@
 import type { AgentStream, StreamingStream } from '../../sidecar-templates/types.js';
 import { PATHS } from '../../sidecar-templates/types.js';
 import { type AgentName, type RequestedStream, AGENT, PARAM_VALUE, isGlob, splitPath } from './annotations.js';
-import { toDnsLabel } from './names.js';
+import { RESERVED_STREAM_NAMES, streamingSidecarName, toDnsLabel } from './names.js';
 import { type NamespaceRules, type Output, type Policy, fillTemplate, paramAllowed, rulesFor } from './policy.js';
 import type { Container, Pod, Volume, VolumeMount } from './pod.js';
 import { type Problem, fieldPath } from './problems.js';
+import { fluentdOnlyRegexError } from './regex.js';
 
 /** Volume kinds whose existing mount sidelog may share with a sidecar. Never hostPath, never secrets. */
 const REUSABLE = ['emptyDir', 'persistentVolumeClaim', 'ephemeral'] as const;
@@ -150,12 +151,17 @@ export function resolvePlan(pod: Pod, namespace: string, policy: Policy, request
     return path;
   };
 
-  if (agentRefused) {
-    problems.push({ field: AGENT, message: `agent ${agentAsked} is not allowed in namespace ${namespace} (allowed: ${rules.agents.join(', ') || 'none'}); its agent-mode streams are not injected` });
-  } else if (rules.agents.length === 0) {
-    problems.push({ field: AGENT, message: `no agent is allowed in namespace ${namespace}; agent-mode streams are not injected` });
-  }
   const agentsAllowed = !agentRefused && rules.agents.length > 0;
+  /** Agent-mode streams left out because no agent may run, named in the one problem about it. */
+  const withoutAgent: string[] = [];
+  /** Every container name in the pod: a streaming sidecar must not take one. */
+  const podContainers = new Set([...pod.spec.containers, ...(pod.spec.initContainers ?? []), ...(pod.spec.ephemeralContainers ?? [])].map((c) => c.name));
+  /** Why a stream name cannot be used for a streaming sidecar, or undefined. */
+  const sidecarNameTaken = (n: string): string | undefined => {
+    if (RESERVED_STREAM_NAMES.has(n)) return `its sidecar would be named ${streamingSidecarName(n)}, the agent sidecar's name`;
+    if (podContainers.has(streamingSidecarName(n))) return `its sidecar would be named ${streamingSidecarName(n)}, and the pod already has a container of that name`;
+    return undefined;
+  };
 
   // Explicit names first, so a derived name never takes a name a later stream asked for.
   for (const s of requested) {
@@ -178,7 +184,7 @@ export function resolvePlan(pod: Pod, namespace: string, policy: Policy, request
       // that is dropped for a problem does not push the next one to `app-2`.
       const base = deriveName(s.spec.path);
       name = base;
-      for (let n = 2; usedNames.has(name); n++) name = `${base.slice(0, 36)}-${n}`;
+      for (let n = 2; usedNames.has(name) || sidecarNameTaken(name) !== undefined; n++) name = `${base.slice(0, 36)}-${n}`;
     } else if (usedNames.get(name) !== s.field) {
       continue; // duplicate explicit name, reported above
     }
@@ -235,6 +241,11 @@ export function resolvePlan(pod: Pod, namespace: string, policy: Policy, request
     const sidecarPath = [volume.sidecarMountPath, relative, file].filter(Boolean).join('/');
 
     if (s.mode === 'streaming') {
+      const taken = sidecarNameTaken(name);
+      if (taken !== undefined) {
+        problems.push({ field: `${s.field}.name`, message: `"${name}": ${taken}; this stream is not injected (choose another name)` });
+        continue;
+      }
       if (isGlob(file)) {
         warnings.push(`${s.field}.path: a glob in streaming mode follows the files present when the sidecar starts (and their rotations); use mode: agent to pick up new files`);
       }
@@ -242,7 +253,17 @@ export function resolvePlan(pod: Pod, namespace: string, policy: Policy, request
       accept(volume);
       continue;
     }
-    if (!agentsAllowed) continue; // reported once above
+    if (!agentsAllowed) {
+      withoutAgent.push(`${name} (${s.field})`);
+      continue;
+    }
+    if (s.spec.regex !== undefined && agent === 'fluentd') {
+      const rubyProblem = fluentdOnlyRegexError(s.spec.regex);
+      if (rubyProblem !== undefined) {
+        problems.push({ field: `${s.field}.regex`, message: rubyProblem });
+        continue;
+      }
+    }
     const critical = s.spec.critical ?? false;
     if (critical && !rules.critical) {
       problems.push({ field: `${s.field}.critical`, message: `critical streams are not allowed in namespace ${namespace}` });
@@ -266,6 +287,14 @@ export function resolvePlan(pod: Pod, namespace: string, policy: Policy, request
       outputName: resolved.name,
       output: resolved.output,
     });
+  }
+
+  const dropped = withoutAgent.length ? `; agent-mode streams not injected: ${withoutAgent.join(', ')}` : '';
+  // Reported first, as the pod-wide problem it is.
+  if (agentRefused) {
+    problems.unshift({ field: AGENT, message: `agent ${agentAsked} is not allowed in namespace ${namespace} (allowed: ${rules.agents.join(', ') || 'none'})${dropped || '; its agent-mode streams are not injected'}` });
+  } else if (rules.agents.length === 0) {
+    problems.unshift({ field: AGENT, message: `no agent is allowed in namespace ${namespace}${dropped || '; agent-mode streams are not injected'}` });
   }
 
   // Only volumes some surviving stream reads are kept.

@@ -3,12 +3,16 @@
  * the reason to skip, or undefined to go on. They run before any parsing.
  */
 import { INJECT, STATUS, STREAMS, optsOut } from './annotations.js';
+import type { Pod } from './pod.js';
+import { readStatus } from './status.js';
 
 export interface RequestFacts {
   readonly operation: string;
   readonly kind: string;
   readonly subResource?: string | undefined;
   readonly annotations: Readonly<Record<string, string>>;
+  /** The pod as it arrived (unvalidated), to check that `sidelog.io/status` is sidelog's own. */
+  readonly pod?: unknown;
 }
 
 type Filter = (r: RequestFacts) => string | undefined;
@@ -20,7 +24,9 @@ const optedOut: Filter = (r) => {
   const v = r.annotations[INJECT];
   return optsOut(v) ? `opted out (${INJECT}: "${String(v).trim()}")` : undefined;
 };
-const alreadyInjected: Filter = (r) => (r.annotations[STATUS] !== undefined ? `already injected (${STATUS} is set)` : undefined);
+/** Only sidelog's own status counts: well-formed and matching the sidecars the pod carries (status.ts). */
+const alreadyInjected: Filter = (r) =>
+  readStatus(r.annotations[STATUS], r.pod).kind === 'own' ? `already injected (${STATUS} matches the sidecars in the pod)` : undefined;
 const nothingRequested: Filter = (r) => (r.annotations[STREAMS] === undefined ? `no ${STREAMS} annotation` : undefined);
 
 /** In order: the first reason wins. */
@@ -32,6 +38,20 @@ export const FILTERS: ReadonlyArray<readonly [string, Filter]> = [
   ['already-injected', alreadyInjected],
   ['not-requested', nothingRequested],
 ];
+
+/**
+ * Pods sidelog cannot serve: injecting would make a pod the API server refuses. Checked on the
+ * validated pod, after the filters above; the code is a stable metric label (docs/skip-codes.md).
+ */
+export function unservableReason(pod: Pod): { code: string; reason: string } | undefined {
+  if (pod.spec.os?.name === 'windows') {
+    return { code: 'windows', reason: 'spec.os.name is windows: the sidecars are Linux containers, and the API server forbids their Linux security settings (seccompProfile, capabilities, readOnlyRootFilesystem, runAsGroup) on a Windows pod' };
+  }
+  if (pod.spec.securityContext?.windowsOptions?.hostProcess === true) {
+    return { code: 'windows', reason: 'spec.securityContext.windowsOptions.hostProcess is set: a Windows HostProcess pod runs only HostProcess containers' };
+  }
+  return undefined;
+}
 
 /** `{code, reason}` for the first filter that says skip, or undefined. `code` is a stable metric label. */
 export function skipReason(r: RequestFacts): { code: string; reason: string } | undefined {
