@@ -96,12 +96,12 @@ export function mergeCredentials(streams: ReadonlyArray<{ readonly index: number
   const mounts: VolumeMount[] = [];
   for (const s of streams) {
     const c = credentialsFor(s.outputName, s.output);
-    for (const e of c.env) {
-      const seen = env.get(e.name);
-      if (seen && JSON.stringify(seen) !== JSON.stringify(e)) {
-        problems.push({ field: `sidelog.io/streams[${s.index}].output`, stream: s.index, message: `"${s.outputName}" needs ${e.name} from another Secret than an earlier stream's output; one sidecar has one ${e.name}; this stream is not injected` });
-      } else env.set(e.name, e);
+    const clashes = c.env.filter((e) => env.has(e.name) && JSON.stringify(env.get(e.name)) !== JSON.stringify(e)).map((e) => e.name);
+    if (clashes.length) {
+      const names = clashes.join(' and ');
+      problems.push({ field: `sidelog.io/streams[${s.index}].output`, stream: s.index, message: `"${s.outputName}" needs ${names} from another Secret than an earlier stream's output; one sidecar has one ${names}; this stream is not injected` });
     }
+    for (const e of c.env) if (!env.has(e.name)) env.set(e.name, e);
     for (const v of c.volumes) {
       // Volume names are cut from output names: two long names can meet on one volume.
       const seen = volumes.find((x) => x.name === v.name);

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseStreams } from '../webhook/core/annotations.js';
-import { mutate } from '../webhook/core/mutate.js';
+import { mutateChecked as mutate } from './helpers/checked.js';
 import { namespaceBounded, parsePolicy } from '../webhook/core/policy.js';
 import type { Pod } from '../webhook/core/pod.js';
 import { problemText } from '../webhook/core/problems.js';

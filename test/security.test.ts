@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mutate } from '../webhook/core/mutate.js';
+import { mutateChecked as mutate } from './helpers/checked.js';
 import { parsePolicy } from '../webhook/core/policy.js';
 import type { Pod } from '../webhook/core/pod.js';
 import { basePod, withAnnotations } from './helpers/fixtures.js';
@@ -130,11 +130,12 @@ describe('credentials', () => {
     for (const v of Object.values((r.mutated as Pod).metadata!.annotations!)) expect(v).not.toMatch(/es-creds|kafka-creds/);
   });
 
-  it('refuses two AWS outputs with different Secrets in one agent (one AWS_ACCESS_KEY_ID per container)', () => {
+  it('drops only the second of two AWS outputs with different Secrets (one AWS_ACCESS_KEY_ID per container), naming it', () => {
     const local = parsePolicy(`${readFileSync(join(import.meta.dirname, 'golden/policy.yaml'), 'utf8')}\n`.replace('cloudwatch:  {type: cloudwatch, region: us-east-1,', 'cloudwatch:  {type: cloudwatch, credentialsSecret: other-aws, region: us-east-1,'));
     const r = mutate({ object: withAnnotations(basePod(), { 'sidelog.io/streams': '- {path: /var/log/app/a.log, container: web, output: s3-archive}\n- {path: /var/log/app/b.log, container: web, output: cloudwatch}' }), namespace: 'team-a', policy: local, kubeVersion: v130 });
-    expect(r.patch).toEqual([]);
-    expect(r.warnings.join()).toContain('needs AWS_ACCESS_KEY_ID from another Secret');
+    expect(r.injection?.streams.map((s) => `${s.name}:${s.output}`)).toEqual(['a:s3-archive']);
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toMatch(/^sidelog: sidelog\.io\/streams\[1\]\.output: "cloudwatch" needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from another Secret.*this stream is not injected$/);
   });
 });
 

@@ -29,7 +29,7 @@ describe('sidelog.io/streams', () => {
     ['- {path: /var/log/a.log, mode: agent}', 'sidelog.io/streams[0].output: required in agent mode: a name from the output catalog'],
     ['- {path: /var/log/a/a.log, critical: true}', 'sidelog.io/streams[0].critical: applies to agent mode only (streaming sidecars print the file to their own stdout)'],
     ['- {path: /var/log/a/a.log, output: x, parser: regex}', 'sidelog.io/streams[0].regex: required when parser is regex'],
-    ['- {path: /var/log/a/a.log, output: x, parser: regex, regex: "(?<a>.*"}', 'sidelog.io/streams[0].regex: is not a valid regular expression (Invalid regular expression: /(?<a>.*/: Unterminated group)'],
+    ['- {path: /var/log/a/a.log, output: x, parser: regex, regex: "(?<a>.*"}', "sidelog.io/streams[0].regex: the agents' regex engine (Onigmo, Ruby syntax) refuses it: end pattern with unmatched parenthesis"],
     ['- {path: /var/log/a/a.log, output: x, parser: regex, regex: ".*"}', 'sidelog.io/streams[0].regex: must have at least one named group, e.g. (?<message>.*)'],
     ['- {path: /var/log/a/a.log, output: x, parser: regex, regex: "(?<a>${HOME})"}', 'sidelog.io/streams[0].regex: must not contain ${ or #{'],
     ['- {path: /var/log/a/a.log, name: App_Log}', 'sidelog.io/streams[0].name: must be a DNS-1123 label (lower-case letters, digits, -) of at most 40 characters'],

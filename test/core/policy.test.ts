@@ -33,7 +33,7 @@ describe('policy', () => {
     ['outputs:\n  f: {type: forward, host: a.b, colour: red}\n', 'outputs.f.colour: unknown field'],
     ['outputs:\n  k: {type: kafka, brokers: ["k:9092"], topic: "{pod}"}\n', 'outputs.k.topic: topic: letters, digits, . _ / : @ % + = - and {namespace} {stream} {container}'],
     ['outputs:\n  k: {type: kafka, brokers: ["k:9092"], podParams: [brokers]}\n', 'outputs.k.podParams.brokers: pods can be allowed to set only topic on a kafka output'],
-    ['outputs:\n  k: {type: kafka, brokers: ["k:9092"], podParams: {topic: {pattern: "("}}}\n', 'outputs.k.podParams.topic.pattern: is not a valid regular expression'],
+    ['outputs:\n  k: {type: kafka, brokers: ["k:9092"], podParams: {topic: {pattern: "("}}}\n', 'outputs.k.podParams.topic.pattern: is not a regular expression sidelog can match in linear time'],
     ['outputs:\n  Bad_Name: {type: stdout}\n', 'outputs.Bad_Name: output names must be DNS-1123 labels'],
     ['namespaces:\n  team-a: {outputs: [nope]}\n', 'namespaces.team-a.outputs[0]: unknown output "nope" (not in outputs)'],
     ['defaults:\n  resources: {agent: {limits: {memory: 2Gi}}}\n', 'defaults.resources.agent.limits.memory: 2Gi exceeds defaults.resources.max.memory (1Gi)'],

@@ -40,13 +40,23 @@ describe('skip filters', () => {
     [{ kind: 'Deployment' }, 'kind'],
     [{ subResource: 'status' }, 'subresource'],
     [{ annotations: { ...base.annotations, 'sidelog.io/inject': 'false' } }, 'opted-out'],
-    [{ annotations: { ...base.annotations, 'sidelog.io/status': '{}' } }, 'already-injected'],
+    [
+      {
+        annotations: { ...base.annotations, 'sidelog.io/status': '{"version":1,"native":true,"streams":[{"name":"b","mode":"streaming","container":"web"}]}' },
+        pod: { spec: { containers: [{ name: 'web' }], initContainers: [{ name: 'sidelog-b' }] } },
+      },
+      'already-injected',
+    ],
     [{ annotations: {} }, 'not-requested'],
   ])('%j -> %s', (override, code) => {
     expect(skipReason({ ...base, ...override })?.code).toBe(code);
   });
   it('lets a requesting pod through', () => {
     expect(skipReason(base)).toBeUndefined();
+  });
+  it.each(['', '{}', 'x', '{"version":1,"native":true,"streams":[{"name":"b","mode":"streaming","container":"web"}]}'])('does not skip for a status that is not sidelog\'s own: %j', (status) => {
+    // The last one is well-formed, but the pod has no sidelog-b container.
+    expect(skipReason({ ...base, annotations: { ...base.annotations, 'sidelog.io/status': status }, pod: { spec: { containers: [{ name: 'web' }] } } })).toBeUndefined();
   });
 });
 

@@ -89,6 +89,13 @@ describe('checkPodInvariants', () => {
     ['an annotation name over 63 characters', (p) => { p.metadata!.annotations![`sidelog.io/${'a'.repeat(64)}`] = 'x'; }, /is not a valid qualified name/],
     ['a non-string annotation value', (p) => { (p.metadata!.annotations as Record<string, unknown>)['sidelog.io/n'] = 3; }, /annotation sidelog.io\/n has a non-string value 3/],
     ['annotations over 256 KiB', (p) => { p.metadata!.annotations!['sidelog.io/big'] = 'x'.repeat(256 * 1024); }, /annotations total \d+ bytes, over the 262144-byte limit/],
+    ['an absolute subPath', (p) => { worker(p).volumeMounts!.push({ name: 'tmp', mountPath: '/x', subPath: '/etc' }); }, /volumeMount tmp subPath "\/etc" must be a relative path/],
+    ['a subPath climbing out with ..', (p) => { worker(p).volumeMounts!.push({ name: 'tmp', mountPath: '/x', subPath: 'a/../..' }); }, /subPath "a\/..\/.." must be a relative path without/],
+    ['both subPath and subPathExpr', (p) => { worker(p).volumeMounts!.push({ name: 'tmp', mountPath: '/x', subPath: 'a', subPathExpr: '$(POD_NAME)' }); }, /sets both subPath and subPathExpr/],
+    ['seccompProfile on a container of a windows pod', (p) => { p.spec.os = { name: 'windows' }; p.spec.containers = [{ name: 'web', image: 'x', securityContext: { seccompProfile: { type: 'RuntimeDefault' } } }]; delete p.spec.securityContext; }, /container "web": securityContext.seccompProfile cannot be set for a windows pod/],
+    ['capabilities on a windows pod\'s init container', (p) => { p.spec.os = { name: 'windows' }; p.spec.containers = [{ name: 'web', image: 'x' }]; p.spec.initContainers = [{ name: 'i', image: 'x', securityContext: { capabilities: { drop: ['ALL'] } } }]; delete p.spec.securityContext; }, /initContainer "i": securityContext.capabilities cannot be set for a windows pod/],
+    ['runAsUser in a windows pod\'s securityContext', (p) => { p.spec.os = { name: 'windows' }; p.spec.containers = [{ name: 'web', image: 'x' }]; p.spec.securityContext = { runAsUser: 1000 }; }, /spec.securityContext.runAsUser cannot be set for a windows pod/],
+    ['windowsOptions on a linux pod\'s container', (p) => { p.spec.os = { name: 'linux' }; web(p).securityContext = { ...web(p).securityContext, windowsOptions: { runAsUserName: 'x' } }; }, /container "web": securityContext.windowsOptions cannot be set for a linux pod/],
   ])('reports %s', (_what, breakIt, message) => {
     const violations = violationsAfter(breakIt);
     expect(violations).toEqual([expect.stringMatching(message)]);

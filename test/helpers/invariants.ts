@@ -146,6 +146,43 @@ function checkQuantity(q: unknown, where: string, out: string[]): boolean {
   return true;
 }
 
+/**
+ * Security fields the API server forbids on a pod whose spec.os.name is windows (validateWindows in
+ * pkg/apis/core/validation; the API reference marks each "cannot be set when spec.os.name is
+ * windows"), and the one it forbids on a linux pod (windowsOptions, validateLinux).
+ */
+export const WINDOWS_FORBIDDEN_CONTAINER = [
+  'allowPrivilegeEscalation', 'appArmorProfile', 'capabilities', 'privileged', 'procMount', 'readOnlyRootFilesystem',
+  'runAsGroup', 'runAsUser', 'seLinuxOptions', 'seccompProfile',
+] as const;
+export const WINDOWS_FORBIDDEN_POD = [
+  'appArmorProfile', 'fsGroup', 'fsGroupChangePolicy', 'runAsGroup', 'runAsUser', 'seLinuxChangePolicy', 'seLinuxOptions',
+  'seccompProfile', 'supplementalGroups', 'supplementalGroupsPolicy', 'sysctls',
+] as const;
+
+function checkOsFields(spec: Obj, containers: Named[], out: string[]): void {
+  const os = objOf(spec.os)?.name;
+  if (os === undefined) return;
+  const podSc = objOf(spec.securityContext) ?? {};
+  if (os === 'windows') {
+    for (const f of WINDOWS_FORBIDDEN_POD) if (podSc[f] !== undefined) out.push(`spec.securityContext.${f} cannot be set for a windows pod`);
+    for (const { kind, c } of containers) {
+      const sc = objOf(c.securityContext) ?? {};
+      for (const f of WINDOWS_FORBIDDEN_CONTAINER) if (sc[f] !== undefined) out.push(`${kind} "${c.name}": securityContext.${f} cannot be set for a windows pod`);
+    }
+  } else if (os === 'linux') {
+    if (podSc.windowsOptions !== undefined) out.push('spec.securityContext.windowsOptions cannot be set for a linux pod');
+    for (const { kind, c } of containers) {
+      if (objOf(c.securityContext)?.windowsOptions !== undefined) out.push(`${kind} "${c.name}": securityContext.windowsOptions cannot be set for a linux pod`);
+    }
+  } else out.push(`spec.os.name ${JSON.stringify(os)} is neither linux nor windows`);
+}
+
+/** validateLocalDescendingPath: relative, no `..` element (subPath, subPathExpr, downwardAPI item paths). */
+function isLocalDescendingPath(p: string): boolean {
+  return !p.startsWith('/') && !p.split(/[\\/]/).includes('..');
+}
+
 /** The validation rules, on one pod. */
 export function podViolations(pod: Pod): string[] {
   const out: string[] = [];
@@ -193,6 +230,13 @@ export function podViolations(pod: Pod): string[] {
       if (typeof path !== 'string' || !path.startsWith('/')) out.push(`${where}: mountPath ${JSON.stringify(path)} is not absolute`);
       else if (mountPaths.has(path)) out.push(`${where}: mountPath "${path}" is used twice`);
       else mountPaths.add(path);
+      for (const key of ['subPath', 'subPathExpr'] as const) {
+        const sub = mount[key];
+        if (sub !== undefined && (typeof sub !== 'string' || !isLocalDescendingPath(sub))) out.push(`${where}: volumeMount ${str(mount.name)} ${key} ${JSON.stringify(sub)} must be a relative path without '..'`);
+      }
+      if (mount.subPath !== undefined && mount.subPath !== '' && mount.subPathExpr !== undefined && mount.subPathExpr !== '') {
+        out.push(`${where}: volumeMount ${str(mount.name)} sets both subPath and subPathExpr`);
+      }
     }
     // Resources.
     const resources = objOf(c.resources) ?? {};
@@ -223,6 +267,8 @@ export function podViolations(pod: Pod): string[] {
       }
     }
   }
+
+  checkOsFields(spec, containers, out);
 
   // Annotations.
   const annotations = objOf(pod.metadata?.annotations);
