@@ -45,7 +45,7 @@ export const FILTERS: ReadonlyArray<readonly [string, Filter]> = [
  */
 export function unservableReason(pod: Pod): { code: string; reason: string } | undefined {
   if (pod.spec.os?.name === 'windows') {
-    return { code: 'windows', reason: 'spec.os.name is windows: the sidecars are Linux containers, and the API server forbids their Linux security settings (seccompProfile, capabilities, readOnlyRootFilesystem, runAsGroup) on a Windows pod' };
+    return { code: 'windows', reason: 'spec.os.name is windows: the sidecars are Linux containers, and the API server forbids their Linux security settings (seccompProfile, capabilities, readOnlyRootFilesystem, privileged, allowPrivilegeEscalation, runAsUser, runAsGroup) on a Windows pod' };
   }
   if (pod.spec.securityContext?.windowsOptions?.hostProcess === true) {
     return { code: 'windows', reason: 'spec.securityContext.windowsOptions.hostProcess is set: a Windows HostProcess pod runs only HostProcess containers' };
