@@ -18,7 +18,7 @@ import { type Problem, problemText, zodProblems } from './problems.js';
 import { type Plan, type LogVolume, resolvePlan } from './resolve.js';
 import { AGENT_CONTAINER } from './names.js';
 import { sidecarResources } from './resources.js';
-import { skipReason, unservableReason } from './should-inject.js';
+import { type SkipCode, skipReason, unservableReason } from './should-inject.js';
 import { readStatus } from './status.js';
 
 export { AGENT_CONTAINER };
@@ -79,7 +79,7 @@ export interface MutateResult {
   /** Already prefixed with `sidelog: `, ready for AdmissionResponse.warnings. */
   readonly warnings: string[];
   /** Set when sidelog did nothing; `code` is a stable metric label. */
-  readonly skip?: { readonly code: string; readonly reason: string };
+  readonly skip?: { readonly code: SkipCode; readonly reason: string };
   readonly injection?: Injection;
   /** Generated agent config files, for preview. */
   readonly configs: ReadonlyArray<{ readonly file: string; readonly text: string }>;
@@ -99,7 +99,7 @@ function warningsOf(problems: readonly Problem[], extra: readonly string[]): str
   return all;
 }
 
-function skipped(object: unknown, code: string, reason: string, warnings: string[] = []): MutateResult {
+function skipped(object: unknown, code: SkipCode, reason: string, warnings: string[] = []): MutateResult {
   return { allowed: true, patch: [], mutated: object, warnings, skip: { code, reason }, configs: [] };
 }
 

@@ -15,6 +15,16 @@ export interface RequestFacts {
   readonly pod?: unknown;
 }
 
+/**
+ * Every `skip.code` sidelog reports: a stable label for metrics and audit annotations, documented
+ * one by one in docs/skip-codes.md.
+ */
+export const SKIP_CODES = [
+  'operation', 'kind', 'subresource', 'opted-out', 'already-injected', 'not-requested',
+  'invalid-pod', 'windows', 'run-to-completion', 'invalid', 'annotations-too-large',
+] as const;
+export type SkipCode = (typeof SKIP_CODES)[number];
+
 type Filter = (r: RequestFacts) => string | undefined;
 
 const onlyCreate: Filter = (r) => (r.operation === 'CREATE' ? undefined : `operation ${r.operation} is not mutated (pods are injected at CREATE only)`);
@@ -30,7 +40,7 @@ const alreadyInjected: Filter = (r) =>
 const nothingRequested: Filter = (r) => (r.annotations[STREAMS] === undefined ? `no ${STREAMS} annotation` : undefined);
 
 /** In order: the first reason wins. */
-export const FILTERS: ReadonlyArray<readonly [string, Filter]> = [
+export const FILTERS: ReadonlyArray<readonly [SkipCode, Filter]> = [
   ['operation', onlyCreate],
   ['kind', onlyPods],
   ['subresource', noSubResource],
@@ -43,7 +53,7 @@ export const FILTERS: ReadonlyArray<readonly [string, Filter]> = [
  * Pods sidelog cannot serve: injecting would make a pod the API server refuses. Checked on the
  * validated pod, after the filters above; the code is a stable metric label (docs/skip-codes.md).
  */
-export function unservableReason(pod: Pod): { code: string; reason: string } | undefined {
+export function unservableReason(pod: Pod): { code: SkipCode; reason: string } | undefined {
   if (pod.spec.os?.name === 'windows') {
     return { code: 'windows', reason: 'spec.os.name is windows: the sidecars are Linux containers, and the API server forbids their Linux security settings (seccompProfile, capabilities, readOnlyRootFilesystem, privileged, allowPrivilegeEscalation, runAsUser, runAsGroup) on a Windows pod' };
   }
@@ -54,7 +64,7 @@ export function unservableReason(pod: Pod): { code: string; reason: string } | u
 }
 
 /** `{code, reason}` for the first filter that says skip, or undefined. `code` is a stable metric label. */
-export function skipReason(r: RequestFacts): { code: string; reason: string } | undefined {
+export function skipReason(r: RequestFacts): { code: SkipCode; reason: string } | undefined {
   for (const [code, filter] of FILTERS) {
     const reason = filter(r);
     if (reason !== undefined) return { code, reason };
