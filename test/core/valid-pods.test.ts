@@ -10,6 +10,7 @@ import { ANNOTATION_SIZE_LIMIT, annotationBytes } from '../../webhook/core/mutat
 import type { Enforcement } from '../../webhook/core/mutate.js';
 import type { Pod } from '../../webhook/core/pod.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
+import { SKIP_CODES } from '../../webhook/core/should-inject.js';
 import { mutateChecked as mutate } from '../helpers/checked.js';
 import { basePod, withAnnotations } from '../helpers/fixtures.js';
 import { podViolations } from '../helpers/invariants.js';
@@ -130,5 +131,13 @@ describe('pods sidelog cannot serve', () => {
 
   it('counts annotation bytes as the API server does: UTF-8 bytes of keys and values', () => {
     expect(annotationBytes({ 'a/é': 'ü🙂' })).toBe(4 + 2 + 4);
+  });
+});
+
+describe('docs/skip-codes.md', () => {
+  const doc = readFileSync(join(import.meta.dirname, '../../docs/skip-codes.md'), 'utf8');
+  const documented = [...doc.matchAll(/^\| `([a-z-]+)` \|/gm)].map((m) => m[1]);
+  it('documents every skip code, once, in the order sidelog checks them, and no other', () => {
+    expect(documented).toEqual([...SKIP_CODES]);
   });
 });
