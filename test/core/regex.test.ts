@@ -8,6 +8,8 @@ import { parseStreams } from '../../webhook/core/annotations.js';
 import { paramAllowed, parsePolicy } from '../../webhook/core/policy.js';
 import { problemText } from '../../webhook/core/problems.js';
 import { agentRegexError, onigurumaError, rubyRegexpError } from '../../webhook/core/regex.js';
+import { PARSER_REGEX } from '../../sidecar-templates/fluent-bit/parsers.js';
+import { MULTILINE_BODY, MULTILINE_FIRSTLINE } from '../../sidecar-templates/fluentd/parsers.js';
 import { mutateChecked as mutate } from '../helpers/checked.js';
 import { basePod, withAnnotations } from '../helpers/fixtures.js';
 
@@ -94,6 +96,17 @@ describe('pod regexes, checked by the agents\' engine', () => {
   it('refuses a pattern Fluent Bit would read as /pattern/flags (one meaning per pattern)', () => {
     for (const p of ['/(?<m>.*)/', '/var/log/x', '/(?<m>a)/im']) expect(agentRegexError(p, 'fluent-bit')).toMatch(/reads as delimiters and flags/);
     for (const p of ['\\/(?<m>.*)/', '/var/log/(?<m>.*)', '(?<m>a)/']) expect(agentRegexError(p, 'fluent-bit')).toBeUndefined();
+  });
+});
+
+describe('sidelog\'s own regexes', () => {
+  it.each(Object.entries(PARSER_REGEX))('Fluent Bit takes the %s parser', (_name, regex) => {
+    expect(agentRegexError(regex, 'fluent-bit')).toBeUndefined();
+  });
+  it.each([...Object.entries(MULTILINE_FIRSTLINE), ['body', MULTILINE_BODY]])('Fluentd takes the %s multiline pattern', (_name, literal) => {
+    // Written as Fluentd's /.../ literal; Fluentd compiles what is between the slashes.
+    expect(literal).toMatch(/^\/.*\/$/);
+    expect(agentRegexError(literal.slice(1, -1), 'fluentd')).toBeUndefined();
   });
 });
 
