@@ -66,7 +66,7 @@ describe('a status that is not sidelog\'s own', () => {
     expect(r.allowed).toBe(true);
     expect(r.skip).toBeUndefined();
     expect(r.injection?.streams.map((s) => s.name)).toEqual(['a', 'b']);
-    expect(r.warnings).toEqual([expect.stringMatching(/^sidelog: sidelog\.io\/status is not (JSON|a status sidelog writes); it is not sidelog's record and is replaced$/)]);
+    expect(r.warnings).toEqual([expect.stringMatching(/^sidelog: sidelog\.io\/status is not (JSON|a status sidelog writes); it is not sidelog's record and is ignored$/)]);
     // Replaced by sidelog's own, which the next pass believes.
     const own = (r.mutated as Pod).metadata!.annotations!['sidelog.io/status'];
     expect(readStatus(own, r.mutated).kind).toBe('own');

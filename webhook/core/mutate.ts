@@ -166,7 +166,7 @@ export function mutate(input: MutateInput): MutateResult {
   if (status.kind === 'inconsistent') {
     problems.push({ field: STATUS, message: `claims sidecars the pod does not have (missing ${status.missing.join(', ')}), so it is not sidelog's record` });
   } else if (status.kind === 'malformed') {
-    warnings.push(`${STATUS} ${status.reason}; it is not sidelog's record and is replaced`);
+    warnings.push(`${STATUS} ${status.reason}; it is not sidelog's record and is ignored`);
   }
 
   const native = useNativeSidecars(policy.defaults.nativeSidecars, input.kubeVersion);
