@@ -8,6 +8,7 @@ import { mutate } from '../../webhook/core/mutate.js';
 import { parseKubeVersion } from '../../webhook/core/kube-version.js';
 import { checkAgentConfig } from '../helpers/agent-config.js';
 import { checkPodInvariants } from '../helpers/invariants.js';
+import { patchOracleProblems } from '../helpers/patch-oracle.js';
 import { restrictedViolations } from '../helpers/pss.js';
 import { compareGoldens, loadCases, podOf, renderOutputs, runPreview } from './harness.js';
 
@@ -36,6 +37,14 @@ describe('golden cases', () => {
       const after = restrictedViolations(podOf(result.mutated));
       if (before.length === 0) expect(after).toEqual([]);
       expect(after.filter((v) => v.includes('sidelog-'))).toEqual([]);
+    });
+
+    it('writes the patch the deep-copy-and-diff oracle agrees with', () => {
+      const pod = podOf(c.input);
+      const original = structuredClone(pod);
+      const direct = mutate({ object: pod, namespace: c.namespace, policy: c.policy, kubeVersion: parseKubeVersion(c.kubeVersion), enforcement: c.enforcement });
+      expect(patchOracleProblems(original, pod, direct)).toEqual([]);
+      if (result.patch.length) expect(direct.additions).toBeDefined();
     });
 
     it('changes nothing on a second pass', () => {

@@ -17,6 +17,7 @@ import { parsePolicy } from '../../webhook/core/policy.js';
 import { SKIP_CODES } from '../../webhook/core/should-inject.js';
 import { checkIntended, sidecarProblems } from '../helpers/injection-checks.js';
 import { checkPodInvariants, podViolations } from '../helpers/invariants.js';
+import { patchOracleProblems } from '../helpers/patch-oracle.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 /** The golden policy, with AWS outputs on two Secrets and one output pinned to another Fluentd image. */
@@ -133,6 +134,7 @@ describe('generated pods and annotations through mutate', () => {
         const kubeVersion = { major: 1, minor };
         const result = mutate({ object: pod, namespace: 'team-a', policy, enforcement: enforcement as 'enabled' | 'required', kubeVersion });
         expect(pod).toEqual(original);
+        expect(patchOracleProblems(original, pod, result)).toEqual([]);
         for (const w of result.warnings) expect(w).toMatch(/^sidelog: [^\n]*$/);
         if (!result.allowed) {
           seen.denied++;

@@ -12,6 +12,7 @@ import type { Pod } from '../../webhook/core/pod.js';
 import { basePod } from '../helpers/fixtures.js';
 import { checkIntended, sidecarProblems } from '../helpers/injection-checks.js';
 import { checkPodInvariants } from '../helpers/invariants.js';
+import { patchOracleProblems } from '../helpers/patch-oracle.js';
 import fastJsonPatch from 'fast-json-patch';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,6 +74,7 @@ describe('any annotation', () => {
         const original = structuredClone(pod);
         const result = mutate({ object: pod, namespace: ns, policy, enforcement: enforcement as 'enabled' | 'required', kubeVersion: { major: 1, minor: 30 } });
         expect(pod).toEqual(original); // the input is never changed
+        expect(patchOracleProblems(original, pod, result)).toEqual([]);
         for (const w of [...result.warnings, result.denial ?? '']) {
           expect(w).not.toMatch(/[\u0000-\u001f\u2028\u2029]/);
           expect(w.length).toBeLessThanOrEqual(1024);

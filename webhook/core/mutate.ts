@@ -3,7 +3,6 @@
  * the JSON patch, the mutated pod, warnings, and why nothing was done when nothing was. No I/O, no
  * clock, no environment: the same input gives the same bytes.
  */
-import fastJsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import { renderFluentBit } from '../../sidecar-templates/fluent-bit/index.js';
 import { renderFluentd } from '../../sidecar-templates/fluentd/index.js';
@@ -13,6 +12,7 @@ import { type AgentRender, type AgentRenderInput, type AgentStream, PATHS, VOLUM
 import { type AgentName, RESOURCES, STATUS, STREAMS, parsePodOptions, parseStreamsCached } from './annotations.js';
 import { type KubeVersion, useNativeSidecars } from './kube-version.js';
 import type { Policy } from './policy.js';
+import { type Additions, additionsPatch, applyAdditions } from './patch.js';
 import { type Container, type Pod, type Volume, type VolumeMount, PodSchema } from './pod.js';
 import { type Problem, problemText, zodProblems } from './problems.js';
 import { type Plan, type LogVolume, resolvePlan } from './resolve.js';
@@ -74,8 +74,10 @@ export interface MutateResult {
   /** Why the pod is refused (required namespaces only). */
   readonly denial?: string;
   readonly patch: Operation[];
-  /** The pod after the patch (the input itself when nothing changed). */
+  /** The pod after the patch (the input itself when nothing changed); shares unchanged parts with the input: read-only. */
   readonly mutated: unknown;
+  /** What the patch adds, when it adds anything: `patch` and `mutated` are both made from it. */
+  readonly additions?: Additions;
   /** Already prefixed with `sidelog: `, ready for AdmissionResponse.warnings. */
   readonly warnings: string[];
   /** Set when sidelog did nothing; `code` is a stable metric label. */
@@ -198,7 +200,7 @@ export function mutate(input: MutateInput): MutateResult {
     return skipped(object, 'invalid', 'no valid stream to inject', warningsOf(problems, warnings));
   }
 
-  const mutated = build(pod, plan, agent ? { render: agent, streams: agentStreams } : undefined, native, policy, resources.resources);
+  const additions = build(pod, plan, agent ? { render: agent, streams: agentStreams } : undefined, native, policy, resources.resources);
   const injection: Injection = {
     version: 1,
     ...(agent ? { agent: plan.agent } : {}),
@@ -208,17 +210,17 @@ export function mutate(input: MutateInput): MutateResult {
       ...agentStreams.map((s): InjectedStream => ({ name: s.name, mode: 'agent', container: s.container, output: s.outputName, outputType: s.output.type, critical: s.critical })),
     ].sort((a, b) => a.name.localeCompare(b.name)),
   };
-  mutated.metadata!.annotations![STATUS] = JSON.stringify(injection);
-  const size = annotationBytes(mutated.metadata!.annotations!);
+  additions.annotations[STATUS] = JSON.stringify(injection);
+  const size = annotationBytes({ ...ann, ...additions.annotations });
   if (size > ANNOTATION_SIZE_LIMIT) {
     const reason = `the pod's annotations would total ${size} bytes with sidelog's config and status, over the API server's ${ANNOTATION_SIZE_LIMIT}-byte limit`;
     return skipped(object, 'annotations-too-large', reason, warningsOf(problems, [...warnings, `not injected: ${reason}; shorten the pod's other annotations or use fewer streams`]));
   }
-  const patch = fastJsonPatch.compare(pod, mutated);
   return {
     allowed: true,
-    patch,
-    mutated,
+    patch: additionsPatch(pod, additions),
+    mutated: applyAdditions(pod, additions),
+    additions,
     warnings: warningsOf(problems, warnings),
     injection,
     configs: agent ? agent.files.map((f) => ({ file: f.file, text: f.text })) : [],
@@ -292,22 +294,22 @@ interface AgentPart {
   readonly streams: readonly AgentStream[];
 }
 
-/** Apply the plan to a deep copy of the pod. */
-function build(pod: Pod, plan: Plan, agentPart: AgentPart | undefined, native: boolean, policy: Policy, resources: ReturnType<typeof sidecarResources>['resources']): Pod {
+/** What the plan adds to the pod (the pod itself is not changed). */
+function build(pod: Pod, plan: Plan, agentPart: AgentPart | undefined, native: boolean, policy: Policy, resources: ReturnType<typeof sidecarResources>['resources']): Additions & { annotations: Record<string, string> } {
   const d = policy.defaults;
-  const out = structuredClone(pod);
-  const spec = out.spec;
-  const annotations = out.metadata!.annotations!;
+  const spec = pod.spec;
+  const annotations: Record<string, string> = {};
   const agent = agentPart?.render;
   const agentVolumes = new Set((agentPart?.streams ?? []).map((s) => plan.streamVolume.get(s.name)!));
   const streamingVolumes = new Set(plan.streamingStreams.map((s) => plan.streamVolume.get(s.name)!));
   const liveVolumes = plan.logVolumes.filter((v) => agentVolumes.has(v) || streamingVolumes.has(v));
 
   // The writing containers mount new log volumes at the file's directory.
+  const appMounts = new Map<number, VolumeMount[]>();
   for (const { container, mount } of plan.appMounts) {
     if (!liveVolumes.some((v) => v.name === mount.name)) continue;
-    const c = spec.containers.find((x) => x.name === container)!;
-    c.volumeMounts = [...(c.volumeMounts ?? []), mount];
+    const index = spec.containers.findIndex((x) => x.name === container);
+    appMounts.set(index, [...(appMounts.get(index) ?? []), mount]);
   }
 
   const runAsUser = pod.spec.securityContext?.runAsUser !== undefined && pod.spec.securityContext.runAsUser > 0 ? pod.spec.securityContext.runAsUser : d.runAsUser;
@@ -357,12 +359,12 @@ function build(pod: Pod, plan: Plan, agentPart: AgentPart | undefined, native: b
       ...agent.volumes,
     );
   }
-  spec.volumes = [...(spec.volumes ?? []), ...volumes];
-  if (native) {
-    spec.initContainers = [...sidecars.map((c) => ({ ...c, restartPolicy: 'Always' })), ...(spec.initContainers ?? [])];
-  } else {
-    spec.containers = [...spec.containers, ...sidecars];
-  }
-  return out;
+  return {
+    appMounts: [...appMounts].sort(([a], [b]) => a - b).map(([index, mounts]) => ({ index, mounts })),
+    volumes,
+    sidecars: native ? sidecars.map((c) => ({ ...c, restartPolicy: 'Always' })) : sidecars,
+    native,
+    annotations,
+  };
 }
 

@@ -3,7 +3,6 @@
  * (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) the pod template is mutated, the
  * way the webhook will see each pod the controller creates. Pure, like mutate.
  */
-import fastJsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import type { KubeVersion } from './kube-version.js';
 import { type Enforcement, type MutateResult, mutate } from './mutate.js';
@@ -79,14 +78,19 @@ export function previewObject(doc: unknown, opts: PreviewOptions, source = 'mani
   }
   const result = mutate({ object: pod, namespace, policy: opts.policy, kubeVersion: opts.kubeVersion, enforcement: opts.enforcement ?? 'enabled' });
   let mutated: unknown = result.mutated;
+  let patch = result.patch;
   if (path && result.patch.length) {
-    const copy = structuredClone(doc);
-    let node: Obj = copy;
-    for (const key of path) node = node[key] as Obj;
+    // The workload with the mutated template: only the objects on the way to it are copied.
+    const copy: Obj = { ...doc };
+    let node = copy;
+    for (const key of path) node = node[key] = { ...(node[key] as Obj) };
     const m = result.mutated as Obj;
     node.metadata = m.metadata;
     node.spec = m.spec;
     mutated = copy;
+    // The template keys are fixed words: nothing to escape.
+    const prefix = `/${path.join('/')}`;
+    patch = result.patch.map((op) => ({ ...op, path: prefix + op.path }));
   }
   return {
     kind,
@@ -94,7 +98,7 @@ export function previewObject(doc: unknown, opts: PreviewOptions, source = 'mani
     namespace,
     allowed: result.allowed,
     ...(result.denial !== undefined ? { denial: result.denial } : {}),
-    patch: result.patch.length ? fastJsonPatch.compare(doc, mutated as Obj) : [],
+    patch,
     mutated: result.patch.length ? mutated : doc,
     warnings: result.warnings,
     ...(result.skip ? { skipReason: result.skip.reason } : {}),

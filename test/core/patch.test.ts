@@ -1,0 +1,108 @@
+/**
+ * The direct patch (webhook/core/patch.ts) on the shapes a pod can have: no `initContainers`, no
+ * `volumes`, no `volumeMounts`, no annotations, no metadata at all, keys that need JSON-pointer
+ * escaping, and annotations the pod already has. Each is checked against the deep-copy-and-diff
+ * oracle (test/helpers/patch-oracle.ts) and by applying the patch as the API server would.
+ */
+import fastJsonPatch from 'fast-json-patch';
+import { type Additions, additionsPatch, applyAdditions } from '../../webhook/core/patch.js';
+import type { Container, Pod } from '../../webhook/core/pod.js';
+import { deepCopyMutated } from '../helpers/patch-oracle.js';
+
+const sidecar = (name: string): Container => ({ name, image: 'busybox:1.37', restartPolicy: 'Always' });
+const additions = (over: Partial<Additions> = {}): Additions => ({
+  appMounts: [{ index: 0, mounts: [{ name: 'sidelog-logs-0', mountPath: '/var/log/app' }] }],
+  volumes: [{ name: 'sidelog-logs-0', emptyDir: {} }],
+  sidecars: [sidecar('sidelog-a'), sidecar('sidelog-b')],
+  native: true,
+  annotations: { 'sidelog.io/status': '{"version":1}', 'sidelog.io/agent-config': '# conf\n' },
+  ...over,
+});
+const bare = (): Pod => ({ apiVersion: 'v1', kind: 'Pod', spec: { containers: [{ name: 'web', image: 'app:1' }] } });
+const full = (): Pod => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'p', annotations: { 'sidelog.io/streams': '- path: /a\n', 'sidelog.io/status': 'forged', 'a~b/c': 'x' } },
+  spec: {
+    containers: [{ name: 'web', image: 'app:1', volumeMounts: [{ name: 'cache', mountPath: '/cache' }] }, { name: 'worker', image: 'app:1' }],
+    initContainers: [{ name: 'migrate', image: 'app:1' }],
+    volumes: [{ name: 'cache', emptyDir: {} }],
+  },
+});
+
+function applied(pod: Pod, add: Additions): Pod {
+  return fastJsonPatch.applyPatch(structuredClone(pod), structuredClone(additionsPatch(pod, add)), true, false).newDocument;
+}
+
+describe('additionsPatch', () => {
+  it.each([
+    ['no metadata, no initContainers, no volumes, no volumeMounts', bare],
+    ['annotations, initContainers, volumes and mounts already there', full],
+  ])('equals the deep-copy result on a pod with %s (native and classic)', (_name, make) => {
+    for (const native of [true, false]) {
+      const pod = make();
+      const before = structuredClone(pod);
+      const add = additions({ native });
+      expect(applied(pod, add)).toEqual(deepCopyMutated(pod, add));
+      expect(applyAdditions(pod, add)).toEqual(deepCopyMutated(pod, add));
+      expect(pod).toEqual(before);
+    }
+  });
+
+  it('creates the arrays and the annotations object the pod does not have, in one operation each', () => {
+    const pod = bare();
+    pod.metadata = { name: 'p' };
+    const add = additions();
+    expect(additionsPatch(pod, add).map((o) => [o.op, o.path])).toEqual([
+      ['add', '/spec/containers/0/volumeMounts'],
+      ['add', '/spec/volumes'],
+      ['add', '/spec/initContainers'],
+      ['add', '/metadata/annotations'],
+    ]);
+    expect(additionsPatch(bare(), add).at(-1)).toEqual({ op: 'add', path: '/metadata', value: { annotations: add.annotations } });
+  });
+
+  it('appends after what the pod has, puts native sidecars in front, replaces an annotation it already has', () => {
+    const pod = full();
+    expect(additionsPatch(pod, additions()).map((o) => [o.op, o.path])).toEqual([
+      ['add', '/spec/containers/0/volumeMounts/1'],
+      ['add', '/spec/volumes/1'],
+      ['add', '/spec/initContainers/0'],
+      ['add', '/spec/initContainers/1'],
+      ['replace', '/metadata/annotations/sidelog.io~1status'],
+      ['add', '/metadata/annotations/sidelog.io~1agent-config'],
+    ]);
+    expect(applied(pod, additions()).spec.initContainers!.map((c) => c.name)).toEqual(['sidelog-a', 'sidelog-b', 'migrate']);
+    expect(additionsPatch(pod, additions({ native: false })).filter((o) => o.path.startsWith('/spec/containers/')).map((o) => o.path)).toEqual([
+      '/spec/containers/0/volumeMounts/1',
+      '/spec/containers/2',
+      '/spec/containers/3',
+    ]);
+  });
+
+  it('escapes ~ and / in annotation keys (RFC 6901) and writes nothing for an annotation already so', () => {
+    const pod = full();
+    const ops = additionsPatch(pod, additions({ annotations: { 'a~b/c': 'y', 'sidelog.io/status': 'forged' } }));
+    expect(ops.filter((o) => o.path.startsWith('/metadata'))).toEqual([{ op: 'replace', path: '/metadata/annotations/a~0b~1c', value: 'y' }]);
+  });
+
+  it('writes nothing when nothing is added', () => {
+    expect(additionsPatch(full(), { appMounts: [], volumes: [], sidecars: [], native: true, annotations: {} })).toEqual([]);
+  });
+
+  it('puts the added objects themselves in the operations and the result, never copies', () => {
+    const pod = full();
+    const add = additions();
+    const ops = additionsPatch(pod, add);
+    expect((ops.find((o) => o.path === '/spec/initContainers/0') as { value: unknown }).value).toBe(add.sidecars[0]);
+    expect((ops.find((o) => o.path === '/spec/volumes/1') as { value: unknown }).value).toBe(add.volumes[0]);
+    const out = applyAdditions(pod, add);
+    expect(out.spec.initContainers![0]).toBe(add.sidecars[0]);
+    // Unchanged parts are shared with the input, changed ones are new objects.
+    expect(out.spec.containers[1]).toBe(pod.spec.containers[1]);
+    expect(out.spec.initContainers![2]).toBe(pod.spec.initContainers![0]);
+    expect(out.spec.containers[0]).not.toBe(pod.spec.containers[0]);
+    expect(out.spec.containers[0]!.volumeMounts![0]).toBe(pod.spec.containers[0]!.volumeMounts![0]);
+    expect(out.metadata!.annotations).not.toBe(pod.metadata!.annotations);
+  });
+});
