@@ -88,14 +88,28 @@ export interface Pod {
 }
 
 const named = z.looseObject({ name: z.string().min(1) });
-const mount = z.looseObject({ name: z.string().min(1), mountPath: z.string().min(1) });
+const mount = z.looseObject({
+  name: z.string().min(1),
+  mountPath: z.string().min(1),
+  readOnly: z.boolean().optional(),
+  subPath: z.string().optional(),
+  subPathExpr: z.string().optional(),
+});
+/**
+ * A container as far as sidelog reads it: its name, its mounts, its restart policy (init
+ * containers). Its `env`, `ports`, probes and the rest are passed through unread, so a pod with
+ * thousands of env vars costs no more to check than one without.
+ */
 const container = z.looseObject({
   name: z.string().min(1),
   volumeMounts: z.array(mount).optional(),
-  env: z.array(named).optional(),
+  restartPolicy: z.string().optional(),
 });
 
-/** The structure sidelog relies on; other fields pass through as they are. */
+/**
+ * The structure sidelog relies on (names, mounts, volumes, security context, restart policy, OS,
+ * grace period, annotations); other fields pass through as they are, without being walked.
+ */
 export const PodSchema = z.looseObject({
   metadata: z
     .looseObject({
@@ -108,10 +122,16 @@ export const PodSchema = z.looseObject({
   spec: z.looseObject({
     containers: z.array(container).min(1),
     initContainers: z.array(container).optional(),
-    ephemeralContainers: z.array(container).optional(),
+    ephemeralContainers: z.array(named).optional(),
     volumes: z.array(named).optional(),
+    os: z.looseObject({ name: z.string().optional() }).optional(),
     restartPolicy: z.enum(['Always', 'OnFailure', 'Never']).optional(),
     terminationGracePeriodSeconds: z.number().int().min(0).optional(),
-    securityContext: z.looseObject({ runAsUser: z.number().int().optional() }).optional(),
+    securityContext: z
+      .looseObject({
+        runAsUser: z.number().int().optional(),
+        windowsOptions: z.looseObject({ hostProcess: z.boolean().optional() }).optional(),
+      })
+      .optional(),
   }),
 });
