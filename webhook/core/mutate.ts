@@ -13,6 +13,7 @@ import { type AgentName, RESOURCES, STATUS, STREAMS, parsePodOptions, parseStrea
 import { type KubeVersion, useNativeSidecars } from './kube-version.js';
 import type { Policy } from './policy.js';
 import { type Additions, additionsPatch, applyAdditions } from './patch.js';
+import { renderMemo } from './render-memo.js';
 import { type Container, type Pod, type Volume, type VolumeMount, PodSchema } from './pod.js';
 import { type Problem, problemText, zodProblems } from './problems.js';
 import { type Plan, type LogVolume, resolvePlan } from './resolve.js';
@@ -267,7 +268,7 @@ function renderAgent(pod: Pod, plan: Plan, base: Omit<AgentRenderInput, 'streams
   while (streams.length) {
     let agent: AgentRender;
     try {
-      agent = AGENT_RENDERERS[plan.agent]({ ...base, streams });
+      agent = renderMemo.render(plan.agent, AGENT_RENDERERS[plan.agent], { ...base, streams });
     } catch (e) {
       return stopAll(STREAMS, `cannot render the ${plan.agent} config (${(e as Error).message})`, streams);
     }
