@@ -121,9 +121,102 @@ export function uniqueByName<T extends { name: string }>(items: readonly T[]): T
   return items.filter((item) => (seen.has(item.name) ? false : (seen.add(item.name), true)));
 }
 
+/** Flags of {@link scanConfigValue}: what one pass over a value found. */
+export const VALUE = {
+  /** A C0 control character, DEL, U+2028 or U+2029: could end the line. */
+  control: 1,
+  /** Empty, or white space (as String.prototype.trim sees it) at either end. */
+  padded: 2,
+  /** A comma (a list separator for some keys). */
+  comma: 4,
+  /** `${` anywhere. */
+  dollarBrace: 8,
+  /** `${` left after removing every `${SIDELOG_[A-Z0-9_]+}` (Fluent Bit expands `${NAME}` in every value). */
+  strayEnvRef: 16,
+  /** A `'` or a backslash. */
+  quoteOrBackslash: 32,
+  /** Not a bare token `[A-Za-z0-9_./:@%+=,-][A-Za-z0-9_./:@%+=,*?[\]-]*` (Fluentd's unquoted form). */
+  notBare: 64,
+} as const;
+
+/** White space as String.prototype.trim removes it (ECMAScript WhiteSpace and LineTerminator). */
+function isTrimSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/** [A-Za-z0-9_./:@%+=,-] */
+function isBareChar(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x2c && c <= 0x3a) || c === 0x5f || c === 0x40 || c === 0x25 || c === 0x2b || c === 0x3d;
+}
+
+/** Length of a `${SIDELOG_[A-Z0-9_]+}` reference starting at `i` (at its `$`), or 0 when none starts there. */
+function sidelogRefAt(value: string, i: number): number {
+  if (!value.startsWith('SIDELOG_', i + 2)) return 0;
+  let j = i + 10;
+  const start = j;
+  for (; j < value.length; j++) {
+    const c = value.charCodeAt(j);
+    if (!((c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f)) break;
+  }
+  return j > start && value.charCodeAt(j) === 0x7d ? j + 1 - i : 0;
+}
+
+/**
+ * Everything the serializers check about a value, in one pass over its characters (the checks were
+ * a regular expression each; test/config-safety.test.ts holds them as the oracle).
+ */
+export function scanConfigValue(value: string): number {
+  const n = value.length;
+  if (n === 0) return VALUE.padded | VALUE.notBare;
+  let flags = isTrimSpace(value.charCodeAt(0)) || isTrimSpace(value.charCodeAt(n - 1)) ? VALUE.padded : 0;
+  const first = value.charCodeAt(0);
+  if (!isBareChar(first)) flags |= VALUE.notBare;
+  /** Last character of the value with the SIDELOG references taken out. */
+  let residual = -1;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    // Letters and digits, most of any value, raise no flag.
+    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39)) {
+      residual = c;
+      continue;
+    }
+    if (c < 0x20 || c === 0x7f || c === 0x2028 || c === 0x2029) flags |= VALUE.control;
+    else if (c === 0x2c) flags |= VALUE.comma;
+    else if (c === 0x27 || c === 0x5c) flags |= VALUE.quoteOrBackslash;
+    if (i > 0 && !isBareChar(c) && c !== 0x2a && c !== 0x3f && c !== 0x5b && c !== 0x5d) flags |= VALUE.notBare;
+    if (c === 0x24 && value.charCodeAt(i + 1) === 0x7b) {
+      flags |= VALUE.dollarBrace;
+      const ref = sidelogRefAt(value, i);
+      if (ref) {
+        // Characters inside a reference are [A-Z0-9_{}$]: none of the flags above but notBare.
+        flags |= VALUE.notBare;
+        i += ref - 1;
+        continue;
+      }
+    }
+    if (c === 0x7b && residual === 0x24) flags |= VALUE.strayEnvRef;
+    residual = c;
+  }
+  return flags;
+}
+
+/** Why a value cannot be written at all, from its scan; undefined when it can. */
+export function unsafeReason(flags: number): string | undefined {
+  if (flags & VALUE.control) return 'control character';
+  if (flags & VALUE.padded) return 'empty or padded with white space';
+  return undefined;
+}
+
 /** Refuse, loudly, any value that could break out of a config line. Renderers call this on every value. */
 export function assertConfigSafe(value: string, what: string): string {
-  if (/[\u0000-\u001f\u007f\u2028\u2029]/.test(value)) throw new Error(`refusing to render ${what}: control character`);
-  if (value !== value.trim() || value === '') throw new Error(`refusing to render ${what}: empty or padded with white space`);
+  const reason = unsafeReason(scanConfigValue(value));
+  if (reason !== undefined) throw new Error(`refusing to render ${what}: ${reason}`);
   return value;
+}
+
+/** Whether `s` is `first` followed by any number of `rest` (a regular expression's `^[first][rest]*$`, by hand). */
+export function isToken(s: string, first: (c: number) => boolean, rest: (c: number) => boolean): boolean {
+  if (s.length === 0 || !first(s.charCodeAt(0))) return false;
+  for (let i = 1; i < s.length; i++) if (!rest(s.charCodeAt(i))) return false;
+  return true;
 }

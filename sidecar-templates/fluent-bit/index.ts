@@ -11,7 +11,7 @@
 import { AGENT_CONFIG, AGENT_PARSERS } from '../../webhook/core/annotations.js';
 import type { Output } from '../../webhook/core/policy.js';
 import { parseQuantity } from '../../webhook/core/quantity.js';
-import { assertConfigSafe, credentialsFor, mergeCredentials } from '../common.js';
+import { VALUE, credentialsFor, isToken, mergeCredentials, scanConfigValue, unsafeReason } from '../common.js';
 import { type AgentRender, type AgentRenderInput, type AgentStream, FACT_ENV, PATHS } from '../types.js';
 import { PARSER_DEFINITIONS } from './parsers.js';
 
@@ -213,22 +213,32 @@ export function fluentBitParserSections(streams: readonly AgentStream[]): Sectio
   return sections;
 }
 
-/** Serialize sections in Fluent Bit's classic format, refusing any unsafe key or value. */
+const isLetter = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a);
+/** [A-Za-z0-9_.] */
+const isKeyChar = (c: number) => isLetter(c) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2e;
+
+/**
+ * Serialize sections in Fluent Bit's classic format, refusing any unsafe key or value. Each value
+ * is read once ({@link scanConfigValue}) for every check.
+ */
 export function serialize(sections: readonly Section[], header: string): string {
-  const lines = [`# ${header}`];
+  let out = `# ${header}\n`;
   for (const section of sections) {
-    lines.push('', `[${section.name}]`);
-    const width = Math.max(...section.entries.map(([k]) => k.length));
+    out += `\n[${section.name}]\n`;
+    let width = 0;
+    for (const [k] of section.entries) width = Math.max(width, k.length);
     for (const [key, value] of section.entries) {
-      if (!/^[A-Za-z][A-Za-z0-9_.]*$/.test(key)) throw new Error(`refusing to render key ${JSON.stringify(key)}`);
-      assertConfigSafe(value, `${section.name} ${key}`);
-      if (key === 'Path' && value.includes(',')) throw new Error(`refusing to render ${section.name} Path: a comma makes it a list of paths`);
+      if (!isToken(key, isLetter, isKeyChar)) throw new Error(`refusing to render key ${JSON.stringify(key)}`);
+      const flags = scanConfigValue(value);
+      const unsafe = unsafeReason(flags);
+      if (unsafe !== undefined) throw new Error(`refusing to render ${section.name} ${key}: ${unsafe}`);
+      if (key === 'Path' && flags & VALUE.comma) throw new Error(`refusing to render ${section.name} Path: a comma makes it a list of paths`);
       // Fluent Bit expands `${NAME}` in every value: only sidelog's own env references may appear.
-      if (value.replace(/\$\{SIDELOG_[A-Z0-9_]+\}/g, '').includes('${')) throw new Error(`refusing to render ${section.name} ${key}: \${ outside an env reference`);
-      lines.push(`    ${key.padEnd(width)} ${value}`);
+      if (flags & VALUE.strayEnvRef) throw new Error(`refusing to render ${section.name} ${key}: \${ outside an env reference`);
+      out += `    ${key.padEnd(width)} ${value}\n`;
     }
   }
-  return `${lines.join('\n')}\n`;
+  return out;
 }
 
 export function renderFluentBit(input: AgentRenderInput): AgentRender {

@@ -40,7 +40,7 @@
  * `>` or anything a match pattern treats specially. Values that record_transformer expands are
  * additionally refused when they contain `${`.
  */
-import { assertConfigSafe } from '../common.js';
+import { VALUE, assertConfigSafe, isToken, scanConfigValue, unsafeReason } from '../common.js';
 
 /** `"#{ENV['NAME']}"`: Fluentd substitutes the env var while reading the file. */
 export interface EnvRef {
@@ -64,14 +64,18 @@ export interface Directive {
 }
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
-const DIRECTIVE_NAME = /^[a-z][a-z0-9_]*$/;
 /** Reserved `@` parameters the v1 parser accepts in every section. */
 const AT_PARAMS = new Set(['@type', '@id', '@label', '@log_level']);
-const PARAM_NAME = /^[a-z][a-z0-9_]*$/;
-/** Section arguments: tags, tag patterns without wildcards, chunk-key lists. */
-const ARG = /^[A-Za-z0-9_][A-Za-z0-9_.:@%+=,/-]*$/;
-const BARE = /^[A-Za-z0-9_./:@%+=,-][A-Za-z0-9_./:@%+=,*?[\]-]*$/;
-const JSON_SAFE = /[A-Za-z0-9 _./:@%+=,-]/;
+const isLower = (c: number) => c >= 0x61 && c <= 0x7a;
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+const isAlnum_ = (c: number) => isLower(c) || (c >= 0x41 && c <= 0x5a) || isDigit(c) || c === 0x5f;
+/** Section and parameter names: [a-z][a-z0-9_]* */
+const isName = (s: string) => isToken(s, isLower, (c) => isLower(c) || isDigit(c) || c === 0x5f);
+/** Section arguments: tags, tag patterns without wildcards, chunk-key lists: [A-Za-z0-9_][A-Za-z0-9_.:@%+=,/-]* */
+const isArg = (s: string) =>
+  isToken(s, isAlnum_, (c) => isAlnum_(c) || c === 0x2e || c === 0x3a || c === 0x40 || c === 0x25 || c === 0x2b || c === 0x3d || c === 0x2c || c === 0x2f || c === 0x2d);
+/** Characters a JSON string here carries as themselves: [A-Za-z0-9 _./:@%+=,-]; every other is a \uXXXX escape. */
+const isJsonSafe = (c: number) => isAlnum_(c) || c === 0x20 || (c >= 0x2c && c <= 0x2f) || c === 0x3a || c === 0x40 || c === 0x25 || c === 0x2b || c === 0x3d;
 
 export function envRef(name: string): EnvRef {
   if (!ENV_NAME.test(name)) throw new Error(`refusing to reference env var ${JSON.stringify(name)}`);
@@ -87,8 +91,16 @@ export const isJsonHash = (v: ConfValue): v is JsonHash => typeof v === 'object'
 
 /** A value written so Fluentd reads back exactly `value` (forms 1 and 2 above). */
 export function quoteString(value: string, what: string): string {
-  assertConfigSafe(value, what);
-  if (BARE.test(value)) return value;
+  const flags = scanConfigValue(value);
+  const unsafe = unsafeReason(flags);
+  if (unsafe !== undefined) throw new Error(`refusing to render ${what}: ${unsafe}`);
+  return quoteSafe(value, flags);
+}
+
+/** {@link quoteString} for a value whose scan `flags` showed it safe. */
+function quoteSafe(value: string, flags: number): string {
+  if (!(flags & VALUE.notBare)) return value;
+  if (!(flags & VALUE.quoteOrBackslash)) return `'${value}'`;
   let out = "'";
   for (let i = 0; i < value.length; i++) {
     const c = value[i]!;
@@ -104,9 +116,10 @@ export function quoteString(value: string, what: string): string {
 function jsonString(s: string, what: string): string {
   assertConfigSafe(s, what);
   let out = '"';
-  for (const ch of s) {
-    if (JSON_SAFE.test(ch)) out += ch;
-    else for (const unit of ch.split('')) out += `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  // Code units, not code points: a character outside the BMP is written as its two escaped halves.
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out += isJsonSafe(c) ? s[i] : `\\u${c.toString(16).padStart(4, '0')}`;
   }
   return `${out}"`;
 }
@@ -126,22 +139,30 @@ function formatValue(value: ConfValue, what: string): string {
 const PLACEHOLDER_SECTIONS = new Set(['record']);
 
 function writeDirective(d: Directive, depth: number, lines: string[]): void {
-  if (!DIRECTIVE_NAME.test(d.name)) throw new Error(`refusing to render section name ${JSON.stringify(d.name)}`);
-  if (d.arg !== undefined && !(ARG.test(d.arg) && !d.arg.endsWith('.'))) {
+  if (!isName(d.name)) throw new Error(`refusing to render section name ${JSON.stringify(d.name)}`);
+  if (d.arg !== undefined && !(isArg(d.arg) && !d.arg.endsWith('.'))) {
     throw new Error(`refusing to render <${d.name}> argument ${JSON.stringify(d.arg)}`);
   }
   const pad = '  '.repeat(depth);
   lines.push(`${pad}<${d.name}${d.arg ? ` ${d.arg}` : ''}>`);
-  const width = Math.max(0, ...d.params.map(([k]) => k.length));
+  let width = 0;
+  for (const [k] of d.params) width = Math.max(width, k.length);
   for (const [key, value] of d.params) {
-    if (!(PARAM_NAME.test(key) || AT_PARAMS.has(key)) || key === 'include') {
+    if (!(isName(key) || AT_PARAMS.has(key)) || key === 'include') {
       throw new Error(`refusing to render parameter name ${JSON.stringify(key)} in <${d.name}>`);
     }
-    const what = `<${d.name}> ${key}`;
-    if (PLACEHOLDER_SECTIONS.has(d.name) && typeof value === 'string' && value.includes('${')) {
-      throw new Error(`refusing to render ${what}: \${ would be expanded by the plugin`);
+    let text: string;
+    if (typeof value === 'string') {
+      // One pass over the value for every check; the field name is only spelled out to refuse.
+      const flags = scanConfigValue(value);
+      if (PLACEHOLDER_SECTIONS.has(d.name) && flags & VALUE.dollarBrace) throw new Error(`refusing to render <${d.name}> ${key}: \${ would be expanded by the plugin`);
+      const unsafe = unsafeReason(flags);
+      if (unsafe !== undefined) throw new Error(`refusing to render <${d.name}> ${key}: ${unsafe}`);
+      text = quoteSafe(value, flags);
+    } else {
+      text = formatValue(value, `<${d.name}> ${key}`);
     }
-    lines.push(`${pad}  ${key.padEnd(width)} ${formatValue(value, what)}`);
+    lines.push(`${pad}  ${key.padEnd(width)} ${text}`);
   }
   for (const child of d.children ?? []) writeDirective(child, depth + 1, lines);
   lines.push(`${pad}</${d.name}>`);

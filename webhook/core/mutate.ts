@@ -217,10 +217,14 @@ export function mutate(input: MutateInput): MutateResult {
     const reason = `the pod's annotations would total ${size} bytes with sidelog's config and status, over the API server's ${ANNOTATION_SIZE_LIMIT}-byte limit`;
     return skipped(object, 'annotations-too-large', reason, warningsOf(problems, [...warnings, `not injected: ${reason}; shorten the pod's other annotations or use fewer streams`]));
   }
+  let mutated: Pod | undefined;
   return {
     allowed: true,
     patch: additionsPatch(pod, additions),
-    mutated: applyAdditions(pod, additions),
+    // Made when first read (preview, the CLI): the webhook answers with the patch alone.
+    get mutated() {
+      return (mutated ??= applyAdditions(pod, additions));
+    },
     additions,
     warnings: warningsOf(problems, warnings),
     injection,
