@@ -6,8 +6,10 @@
  * streams, agent and streaming mixed, native sidecars) and the same pod grown to ~64 KB (1,500 env
  * vars on one container) and to ~1 MB (18,000 env vars over both containers). Each call gets a
  * distinct copy (a unique label), made before the clock starts, so no memo keyed by the pod helps.
+ * The `new-streams` row goes further: each copy also names another log file, so its streams, its
+ * annotation and its agent config are new too (no memo helps at all: the render cost in full).
  *
- * Options (env): MUTATE_MS (default 3000) time per pod; MUTATE_ONLY=realistic|64k|1m runs one pod,
+ * Options (env): MUTATE_MS (default 3000) time per pod; MUTATE_ONLY=realistic|64k|1m|new-streams runs one row,
  * for `node --cpu-prof dist/test/bench/mutate-core.js` profiles of one shape.
  */
 import { readFileSync } from 'node:fs';
@@ -45,17 +47,23 @@ const shapes: Record<string, () => Pod> = {
   },
 };
 
+let round = 0;
 /** Distinct copies: JSON text with a unique label, parsed ahead of time (as the server would have). */
-function copies(shape: () => Pod, n: number): Pod[] {
+function copies(shape: () => Pod, n: number, newStreams = false): Pod[] {
   const text = JSON.stringify(shape());
-  return Array.from({ length: n }, (_, i) => JSON.parse(text.replace('"labels":{"app":"shop"}', `"labels":{"app":"shop","pod-template-hash":"h${i}"}`)) as Pod);
+  round++;
+  return Array.from({ length: n }, (_, i) => {
+    const unique = text.replace('"labels":{"app":"shop"}', `"labels":{"app":"shop","pod-template-hash":"h${round}-${i}"}`);
+    return JSON.parse(newStreams ? unique.replace('/var/log/app/app.log', `/var/log/app/app-${round}-${i}.log`) : unique) as Pod;
+  });
 }
 
-for (const [name, shape] of Object.entries(shapes)) {
+const rows: Array<[string, () => Pod, boolean]> = [...Object.entries(shapes).map(([name, shape]): [string, () => Pod, boolean] => [name, shape, false]), ['new-streams', shapes.realistic!, true]];
+for (const [name, shape, newStreams] of rows) {
   if (ONLY && ONLY !== name) continue;
   const size = JSON.stringify(shape()).length;
   const n = size > 500_000 ? 40 : size > 50_000 ? 400 : 4000;
-  let pods = copies(shape, n);
+  let pods = copies(shape, n, newStreams);
   const run = (p: Pod) => mutate({ object: p, namespace: 'team-a', policy, kubeVersion: { major: 1, minor: 30 } });
   const first = run(pods[0]!);
   if (!first.allowed || first.patch.length === 0) throw new Error(`mutate-core: the ${name} pod was not injected (${first.skip?.reason})`);
@@ -65,7 +73,7 @@ for (const [name, shape] of Object.entries(shapes)) {
   let i = 0;
   while (performance.now() < until) {
     if (i === n) {
-      pods = copies(shape, n); // fresh objects: nothing seen before
+      pods = copies(shape, n, newStreams); // fresh objects: nothing seen before
       i = 0;
     }
     const p = pods[i++]!;
