@@ -68,6 +68,9 @@ describe('the serializers after the single pass', () => {
       }),
       { numRuns: 3000 },
     );
+    // A reference removed can join a `$` and a `{` around it: still refused, as the regular expression did.
+    expect(() => serialize(fb('Tag', '$${SIDELOG_A}{'), 'h')).toThrow('outside an env reference');
+    expect(serialize(fb('Tag', 'a${SIDELOG_A}b${SIDELOG_B_2}'), 'h')).toContain('Tag a${SIDELOG_A}b${SIDELOG_B_2}');
     for (const key of ['', '1a', 'a b', 'a\n', 'Näme', 'a-b']) expect(() => serialize(fb(key, 'x'), 'h')).toThrow(/refusing to render key/);
     expect(serialize(fb('A_b.9', 'x'), 'h')).toContain('A_b.9 x');
   });
