@@ -13,7 +13,7 @@ import { InputError, problemText } from './core/problems.js';
 import { diagnostics, jsonAnswer, parseManifestDocuments, previewManifest } from './core/preview.js';
 import type { KubeTarget } from './k8s/kubeconfig.js';
 import { loadConfig } from './config.js';
-import { flagsToConfig, startServer, tryItText } from './main.js';
+import { SERVE_FLAGS, flagsToConfig, startServer, tryItText } from './main.js';
 
 export interface Io {
   readonly stdout: (s: string) => void;
@@ -38,7 +38,8 @@ export const USAGES: Record<string, string> = {
       [--log-level info] [--watch-interval MS] [--shutdown-seconds 20]
     Run the webhook over HTTPS. Settings can also come from SIDELOG_* env vars; flags win.
 `,
-  preview: `preview -f MANIFEST|- [--policy FILE] [--kube-version 1.30] [-n|--namespace NS] [--required] [-o json|yaml]
+  preview: `preview -f|--filename MANIFEST|- [--policy FILE] [--kube-version 1.30] [-n|--namespace NS] [--required]
+      [-o|--output json|yaml]
     What the webhook would do to a manifest (a Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet,
     Job or CronJob; several documents or a List), offline. Other kinds in a multi-document file pass
     through unchanged. Exit 0; 3 when a required namespace would refuse a pod; 1 on bad input.
@@ -103,17 +104,34 @@ function plainYaml(value: unknown): string {
   return toYaml(value, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
+const PREVIEW_FLAGS = {
+  filename: { type: 'string', short: 'f' },
+  policy: { type: 'string' },
+  'kube-version': { type: 'string' },
+  namespace: { type: 'string', short: 'n' },
+  required: { type: 'boolean', default: false },
+  output: { type: 'string', short: 'o', default: 'json' },
+} as const;
+
+const CERTS_FLAGS = {
+  namespace: { type: 'string', default: 'sidelog' },
+  service: { type: 'string', default: 'sidelog' },
+  secret: { type: 'string', default: 'sidelog-tls' },
+  'ca-secret': { type: 'string', default: 'sidelog-ca' },
+  webhook: { type: 'string', default: 'sidelog' },
+  days: { type: 'string', default: '365' },
+  'ca-days': { type: 'string', default: '3650' },
+  'renew-before-days': { type: 'string', default: '30' },
+  ca: { type: 'boolean', default: false },
+} as const;
+
+/** The flags each subcommand accepts (parseArgs tables), beside --kubeconfig/--context and --help. */
+export const FLAGS: Record<string, Readonly<Record<string, unknown>>> = { serve: SERVE_FLAGS, preview: PREVIEW_FLAGS, certs: CERTS_FLAGS };
+
 async function preview(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      filename: { type: 'string', short: 'f' },
-      policy: { type: 'string' },
-      'kube-version': { type: 'string' },
-      namespace: { type: 'string', short: 'n' },
-      required: { type: 'boolean', default: false },
-      output: { type: 'string', short: 'o', default: 'json' },
-    },
+    options: PREVIEW_FLAGS,
     strict: true,
   });
   if (values.filename === undefined) throw new Error('-f MANIFEST is required (use -f - for standard input)');
@@ -168,17 +186,7 @@ async function certs(argv: string[], io: Io): Promise<number> {
   if (action !== 'ensure' && action !== 'rotate') throw new Error('use "certs ensure" (issue or renew as needed) or "certs rotate [--ca]" (renew now)');
   const { values } = parseArgs({
     args: rest,
-    options: {
-      namespace: { type: 'string', default: 'sidelog' },
-      service: { type: 'string', default: 'sidelog' },
-      secret: { type: 'string', default: 'sidelog-tls' },
-      'ca-secret': { type: 'string', default: 'sidelog-ca' },
-      webhook: { type: 'string', default: 'sidelog' },
-      days: { type: 'string', default: '365' },
-      'ca-days': { type: 'string', default: '3650' },
-      'renew-before-days': { type: 'string', default: '30' },
-      ca: { type: 'boolean', default: false },
-    },
+    options: CERTS_FLAGS,
     strict: true,
   });
   const num = (flag: string, v: string) => {
