@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const FILES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const FILES = ['README.md', 'examples/README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 /** Pages other parts of sidelog add (linked from the README already); a link to them may dangle until they land. */
 const PENDING = new Set(['docs/pipelines.md', 'docs/capacity.md', 'docs/skip-codes.md', 'docs/admission-safety.md', 'docs/audit.md']);
 
@@ -44,4 +44,10 @@ it('the README links every page under docs/', () => {
   const pages = readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md'));
   expect(pages.filter((p) => !readme.includes(`(docs/${p}`))).toEqual([]);
   for (const p of PENDING) expect(readme).toContain(`(${p})`);
+});
+
+it('examples/README.md lists every example', () => {
+  const index = readFileSync(join(ROOT, 'examples/README.md'), 'utf8');
+  const examples = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.yaml') && f !== 'policy.yaml');
+  expect(examples.filter((f) => !index.includes(`](${f})`))).toEqual([]);
 });

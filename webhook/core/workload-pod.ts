@@ -16,7 +16,8 @@
  *   `restartPolicy: Never|OnFailure`, a Deployment whose pods do not restart `Always`).
  * Left out because sidelog never reads them: the hash parts of generated names and the
  * `pod-template-hash` / `controller-revision-hash` / `controller-uid` labels (they are unknowable
- * offline), owner references, a DaemonSet's node affinity and tolerations.
+ * offline), owner references, a DaemonSet's node affinity and tolerations, an Indexed Job's
+ * completion-index annotation and `JOB_COMPLETION_INDEX` env.
  */
 import type { Container, Pod, Volume } from './pod.js';
 import type { Problem } from './problems.js';
