@@ -153,7 +153,7 @@ describe('sidelog preview', () => {
     [['preview', '-f', '@jobnorestart'], /^sidelog preview: .*jobnorestart\.yaml: spec\.template\.spec\.restartPolicy: a Job's pods must use OnFailure or Never/],
     [['certs', 'renew'], /^sidelog certs: use "certs ensure"/],
     [['certs', 'ensure', '--days', 'x'], /^sidelog certs: --days must be a whole number of days, not x$/],
-    [['preview', '-f', 'examples/pod.yaml', '--context'], /^sidelog preview: --context needs a value$/],
+    [['preview', '-f', 'examples/pod.yaml', '--context'], /^sidelog: --context needs a value$/],
     [['preview', '-f', 'examples/pod.yaml', '--colour'], /^sidelog preview: Unknown option '--colour'/],
   ])('%j fails with one line and a non-zero exit, printing nothing', (args, message) => {
     const files: Record<string, string> = {

@@ -78,6 +78,18 @@ describe('kubectl sidelog', () => {
     expect(out.pod.metadata.namespace).toBe(namespace);
   });
 
+  it.each([
+    ['--kubeconfig and --context', ['--kubeconfig', kubeconfig, '--context', 'payments', 'preview'], 'payments'],
+    ['-n', ['-n', 'team-b', 'preview', '--kubeconfig', kubeconfig], 'team-b'],
+    ['--namespace=NS', ['--namespace=team-c', 'preview', '--kubeconfig', kubeconfig], 'team-c'],
+  ])('accepts %s before the command, as kubectl users type them', (_what, args, namespace) => {
+    const r = kubectl(['sidelog', ...args, '-f', pod]);
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    const out = JSON.parse(r.stdout);
+    expect(out.namespace).toBe(namespace);
+    expect(out.pod.metadata.namespace).toBe(namespace);
+  });
+
   it('prints the mutated manifest with -o yaml', () => {
     const r = kubectl(['sidelog', 'preview', '-f', pod, '-o', 'yaml', '--kube-version', '1.30', '--kubeconfig', kubeconfig]);
     expect(r.status).toBe(0);

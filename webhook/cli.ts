@@ -1,6 +1,7 @@
 /**
- * The `sidelog` command (and the `kubectl sidelog` plugin): `serve`, `preview`, `certs`. Each subcommand parses its flags, does its
- * work and returns an exit status; errors are one line naming the file and field.
+ * The `sidelog` command (and the `kubectl sidelog` plugin): `serve`, `preview`, `certs`. Each
+ * subcommand parses its flags, does its work and returns an exit status; errors are one line
+ * naming the file and field.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -242,10 +243,32 @@ function takeKubeFlags(argv: string[]): { rest: string[]; kube: KubeTarget } {
   return { rest, kube };
 }
 
+/**
+ * Flags kubectl users put before the command (`kubectl sidelog -n team-a preview ...`): `-n` and
+ * `--namespace` move behind the command, the others stay where they are.
+ */
+function commandFirst(argv: string[]): string[] {
+  const leading: string[] = [];
+  let i = 0;
+  while (i < argv.length && /^(-n|--namespace)(=.*)?$/.test(argv[i]!)) {
+    const takesNext = !argv[i]!.includes('=');
+    leading.push(...argv.slice(i, i + (takesNext ? 2 : 1)));
+    i += takesNext ? 2 : 1;
+  }
+  return i < argv.length ? [argv[i]!, ...leading, ...argv.slice(i + 1)] : argv;
+}
+
 /** Run the CLI; returns the exit status. `io.program` names it in usage and errors. */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const program = io.program ?? 'sidelog';
-  const [command, ...args] = argv;
+  let taken: ReturnType<typeof takeKubeFlags>;
+  try {
+    taken = takeKubeFlags(argv);
+  } catch (e) {
+    io.stderr(`${program}: ${errorLine(e)}\n`);
+    return 1;
+  }
+  const [command, ...args] = commandFirst(taken.rest);
   if (command === '--version') {
     io.stdout(`sidelog ${version()}\n`);
     return 0;
@@ -265,8 +288,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return 0;
   }
   try {
-    const { rest, kube } = takeKubeFlags(args);
-    return await run(rest, { ...io, program, kube: { ...io.kube, ...kube } });
+    return await run(args, { ...io, program, kube: { ...io.kube, ...taken.kube } });
   } catch (e) {
     io.stderr(`${program} ${command}: ${errorLine(e)}\n`);
     return 1;
