@@ -118,11 +118,6 @@ export function parseManifestDocuments(text: string, source = 'manifest'): Manif
   return out;
 }
 
-/** Every object of a manifest, Lists flattened. */
-export function parseManifests(text: string, source = 'manifest'): unknown[] {
-  return parseManifestDocuments(text, source).flatMap((d) => ('items' in d ? d.items : [d.object]));
-}
-
 export interface ManifestPreview {
   /** One result per object, in order; `label` says which document (and List item) it is. */
   readonly results: ReadonlyArray<PreviewResult & { readonly label: string }>;
