@@ -17,7 +17,8 @@
  * Left out because sidelog never reads them: the hash parts of generated names and the
  * `pod-template-hash` / `controller-revision-hash` / `controller-uid` labels (they are unknowable
  * offline), owner references, a DaemonSet's node affinity and tolerations, an Indexed Job's
- * completion-index annotation and `JOB_COMPLETION_INDEX` env.
+ * completion-index annotation and `JOB_COMPLETION_INDEX` env, and what the API server's built-in
+ * admission plugins add before webhooks run (the ServiceAccount token volume, LimitRanger defaults).
  */
 import type { Container, Pod, Volume } from './pod.js';
 import type { Problem } from './problems.js';
