@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { stringify as toYaml } from 'yaml';
 import { parseKubeVersion } from '../core/kube-version.js';
 import { InputError } from '../core/problems.js';
-import { parseManifests, previewObject } from '../core/preview.js';
+import { type ManifestDocument, diagnostics, jsonAnswer, parseManifestDocuments, previewManifest } from '../core/preview.js';
 import { httpError } from '../errors.js';
 import type { ServerDeps } from '../server.js';
 
@@ -40,10 +40,10 @@ export function previewRoutes(app: FastifyInstance, deps: ServerDeps, serverBody
       },
     },
     async (req, reply) => {
-      let docs: unknown[];
+      let docs: ManifestDocument[];
       try {
-        if (typeof req.body === 'string') docs = parseManifests(req.body, 'body');
-        else if (req.body && typeof req.body === 'object') docs = parseManifests(JSON.stringify(req.body), 'body');
+        if (typeof req.body === 'string') docs = parseManifestDocuments(req.body, 'body');
+        else if (req.body && typeof req.body === 'object') docs = parseManifestDocuments(JSON.stringify(req.body), 'body');
         else throw httpError('EMPTY_BODY');
       } catch (e) {
         if (e instanceof InputError) throw httpError('BAD_YAML', e.message);
@@ -55,20 +55,21 @@ export function previewRoutes(app: FastifyInstance, deps: ServerDeps, serverBody
         enforcement: req.query.required ? ('required' as const) : ('enabled' as const),
         ...(req.query.namespace ? { namespace: req.query.namespace } : {}),
       };
-      let results;
+      let preview;
       try {
-        results = docs.map((d, i) => previewObject(d, opts, docs.length > 1 ? `body (document ${i + 1})` : 'body'));
+        preview = previewManifest(docs, opts, 'body');
       } catch (e) {
         if (e instanceof InputError) throw httpError('BAD_MANIFEST', e.message);
         throw e;
       }
       deps.metrics.requests.inc({ route: 'preview', outcome: 'previewed' }, 1);
+      const { results, documents } = preview;
       if (req.query.output === 'yaml') {
-        const comments = results.flatMap((r) => [...r.warnings.map((w) => `# Warning: ${w}`), ...(r.denial ? [`# Error: ${r.denial}`] : [])]);
-        const body = results.map((r) => toYaml(r.mutated, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
+        const comments = results.flatMap((r) => diagnostics(r, results.length > 1).map((d) => `# ${d}`));
+        const body = documents.map((d) => toYaml(d, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
         return reply.type('application/yaml; charset=utf-8').send(`${comments.map((c) => `${c}\n`).join('')}${body}`);
       }
-      return results.length === 1 ? results[0] : results;
+      return jsonAnswer(docs, results);
     },
   );
 }
