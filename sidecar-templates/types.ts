@@ -20,6 +20,8 @@ export const PATHS = {
   buffer: '/sidelog/buffer',
   /** Secret files an output needs as a file (Google credentials). */
   credentials: '/sidelog/credentials',
+  /** TLS material per output: `${tls}/<output>/ca.crt`, `tls.crt`, `tls.key`. */
+  tls: '/sidelog/tls',
 } as const;
 
 export const VOLUMES = {
@@ -70,6 +72,8 @@ export interface AgentRenderInput {
   /** Seconds the agent may spend flushing after SIGTERM (already fitted to the pod's grace period). */
   readonly flushSeconds: number;
   readonly namespace: string;
+  /** The agent container's memory limit (a quantity), the input of the memory budget (budget.ts). */
+  readonly memoryLimit?: string | undefined;
 }
 
 /** What an agent renderer returns; the core puts it into the sidecar container and the pod. */
@@ -87,4 +91,12 @@ export interface AgentRender {
   readonly needsBuffer: boolean;
   /** Problems the pod author can fix (e.g. outputs needing different Fluentd images). */
   readonly problems: ReadonlyArray<{ readonly field: string; readonly message: string }>;
+  /** What admission should tell the user although the sidecar is injected (weaker guarantees, small budgets). */
+  readonly warnings: readonly string[];
+  /** Liveness probe of the agent container (docs/pipelines.md "Agent health"). */
+  readonly livenessProbe: Record<string, unknown>;
+  /** Container ports the agent listens on beyond loopback (metrics), for Prometheus. */
+  readonly ports: ReadonlyArray<{ readonly name: string; readonly containerPort: number; readonly protocol: 'TCP' }>;
+  /** HTTP path of the Prometheus metrics on the `sidelog-metrics` port, when there is one. */
+  readonly metricsPath?: string;
 }

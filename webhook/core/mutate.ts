@@ -16,6 +16,7 @@ import type { Policy } from './policy.js';
 import { type Container, type Pod, type Volume, type VolumeMount, PodSchema } from './pod.js';
 import { type Problem, problemText, zodProblems } from './problems.js';
 import { type Plan, type LogVolume, resolvePlan } from './resolve.js';
+import { sidecarIdentity } from './identity.js';
 import { sidecarResources } from './resources.js';
 import { skipReason } from './should-inject.js';
 
@@ -173,8 +174,11 @@ export function mutate(input: MutateInput): MutateResult {
       warnings.push(`spec.terminationGracePeriodSeconds: ${grace}s leaves the log agent ${flushSeconds}s to flush (policy: ${policy.defaults.flushSeconds}s); set it to at least ${policy.defaults.flushSeconds + GRACE_MARGIN} so buffered logs are delivered at shutdown`);
     }
     try {
-      agent = AGENT_RENDERERS[plan.agent]({ streams: plan.agentStreams, defaults: policy.defaults, flushSeconds, namespace });
+      agent = AGENT_RENDERERS[plan.agent]({ streams: plan.agentStreams, defaults: policy.defaults, flushSeconds, namespace, memoryLimit: resources.resources.agent.limits?.memory ?? resources.resources.agent.requests?.memory });
       problems.push(...agent.problems);
+      if (!agent.problems.length) {
+        warnings.push(...agent.warnings, ...sidecarIdentity(pod, plan.agentStreams.map((s) => s.container), policy.defaults.runAsUser).warnings);
+      }
     } catch (e) {
       problems.push({ field: STREAMS, message: `cannot render the ${plan.agent} config: ${(e as Error).message}` });
       agent = undefined;
@@ -238,14 +242,14 @@ function build(pod: Pod, plan: Plan, agent: AgentRender | undefined, native: boo
     c.volumeMounts = [...(c.volumeMounts ?? []), mount];
   }
 
-  const runAsUser = pod.spec.securityContext?.runAsUser !== undefined && pod.spec.securityContext.runAsUser > 0 ? pod.spec.securityContext.runAsUser : d.runAsUser;
+  const identityOf = (writers: string[]) => sidecarIdentity(pod, writers, d.runAsUser).identity;
   const sidecars: Container[] = [];
   for (const s of plan.streamingStreams) {
     const c: Container = {
       ...renderStreaming(s, d.images.streaming),
       imagePullPolicy: d.imagePullPolicy,
       resources: resources.streaming,
-      securityContext: restrictedSecurityContext(runAsUser),
+      securityContext: restrictedSecurityContext(identityOf([s.container])),
       volumeMounts: [logMount(plan.streamVolume.get(s.name)!)],
     };
     sidecars.push(c);
@@ -269,9 +273,18 @@ function build(pod: Pod, plan: Plan, agent: AgentRender | undefined, native: boo
       args: agent.args,
       env: [...factEnv(), ...agent.env],
       resources: resources.agent,
-      securityContext: restrictedSecurityContext(runAsUser),
+      securityContext: restrictedSecurityContext(identityOf(plan.agentStreams.map((s) => s.container))),
       volumeMounts: mounts,
+      ...(agent.ports.length ? { ports: agent.ports.map((p) => ({ ...p })) } : {}),
+      livenessProbe: agent.livenessProbe,
     });
+    // Prometheus' annotation convention, unless the pod already points it at its own metrics.
+    const metricsPort = agent.ports.find((p) => p.name === 'sidelog-metrics');
+    if (metricsPort && !Object.keys(annotations).some((k) => k.startsWith('prometheus.io/'))) {
+      annotations['prometheus.io/scrape'] = 'true';
+      annotations['prometheus.io/port'] = String(metricsPort.containerPort);
+      if (agent.metricsPath) annotations['prometheus.io/path'] = agent.metricsPath;
+    }
     volumes.push(
       {
         name: VOLUMES.config,
