@@ -254,7 +254,7 @@ export function fluentBitSections(input: AgentRenderInput, budget: Budget = budg
     const ml = multilineParserName(s);
     const fields = parserName(s) !== undefined;
     if (s.parser === 'regex' && s.regex?.includes(`(?<${INTERNAL_PREFIX}`)) {
-      throw new Error(`stream "${s.name}": regex groups may not start with ${INTERNAL_PREFIX} (sidelog's internal keys)`);
+      throw new Error(`refusing to render stream "${s.name}": regex groups may not start with ${INTERNAL_PREFIX} (sidelog's internal keys)`);
     }
     sections.push({
       name: 'INPUT',

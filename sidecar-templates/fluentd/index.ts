@@ -269,9 +269,13 @@ export function bufferSizes(s: AgentStream, budget: Budget): { totalMib: number;
   // In memory a buffer holds its whole share; on disk only the chunk being written out is in memory.
   const chunkMib = fluentdChunkMib(budget.memoryShareMib, s.output.type);
   if (!file) return { totalMib: budget.memoryShareMib, chunkMib: Math.min(chunkMib, budget.memoryShareMib) };
-  // fluent-plugin-s3 gzips a chunk into a Tempfile beside the buffer: one chunk of the unit is kept for it.
-  const s3Chunk = Math.max(1, Math.min(chunkMib, Math.floor(budget.diskUnitMib / 4)));
-  if (s.output.type === 's3') return { totalMib: Math.max(1, budget.diskUnitMib - s3Chunk), chunkMib: s3Chunk };
+  if (s.output.type === 's3') {
+    // One chunk is one object, the catalog's totalFileSize, at most a quarter of the disk unit. The
+    // plugin streams it from the file into a gzip Tempfile beside the buffer (not into memory):
+    // one chunk of the unit is kept for that Tempfile.
+    const s3Chunk = Math.max(1, Math.min(sizeMb(s.output.totalFileSize), Math.floor(budget.diskUnitMib / 4)));
+    return { totalMib: Math.max(1, budget.diskUnitMib - s3Chunk), chunkMib: s3Chunk };
+  }
   return { totalMib: budget.diskUnitMib, chunkMib: Math.max(1, Math.min(chunkMib, Math.floor(budget.diskUnitMib / 2))) };
 }
 
@@ -404,7 +408,7 @@ export function fluentdDirectives(input: AgentRenderInput, budget: Budget = budg
     const path = s.sidecarPath.replace(/%/g, '%%'); // in_tail runs the path through strftime
     const file = s.sidecarPath.slice(s.sidecarPath.lastIndexOf('/') + 1);
     if (s.parser === 'regex' && s.regex?.includes(`(?<${INTERNAL_PREFIX}`)) {
-      throw new Error(`stream "${s.name}": regex groups may not start with ${INTERNAL_PREFIX} (sidelog's internal keys)`);
+      throw new Error(`refusing to render stream "${s.name}": regex groups may not start with ${INTERNAL_PREFIX} (sidelog's internal keys)`);
     }
     directives.push({
       name: 'source',

@@ -1,4 +1,4 @@
-import { BUILTIN_POLICY, fillTemplate, fluentdImageFor, paramAllowed, parsePolicy, policyFromObject, rulesFor } from '../../webhook/core/policy.js';
+import { BUILTIN_POLICY, SIDELOG_FLUENTD_IMAGE, fillTemplate, fluentdImageFor, paramAllowed, parsePolicy, policyFromObject, rulesFor } from '../../webhook/core/policy.js';
 import { InputError, problemText } from '../../webhook/core/problems.js';
 
 function problemsOf(text: string): string[] {
@@ -85,7 +85,8 @@ describe('policy', () => {
   it('picks a Fluentd image per output type, overridable entry by entry', () => {
     const p = policyFromObject({ defaults: { images: { fluentd: { kafka: 'my/kafka:1' } } }, outputs: { k: { type: 'kafka', brokers: ['k:1'] }, s: { type: 's3', bucket: 'abc', region: 'eu-west-1' }, f: { type: 'forward', host: 'x', fluentdImage: 'own:2' } } });
     expect(fluentdImageFor(p.defaults, p.outputs.k!)).toBe('my/kafka:1');
-    expect(fluentdImageFor(p.defaults, p.outputs.s!)).toBe('fluent/fluentd-kubernetes-daemonset:v1.19-debian-s3-1');
+    // Issue 7: one image with the plugins of all ten output types is the default for every type.
+    expect(fluentdImageFor(p.defaults, p.outputs.s!)).toBe(SIDELOG_FLUENTD_IMAGE);
     expect(fluentdImageFor(p.defaults, p.outputs.f!)).toBe('own:2');
   });
 });
