@@ -144,7 +144,8 @@ function outputPlan(s: AgentStream, timeout: number): Plan {
           ...(sasl
             ? ([['username', env(cred.username!)], ['password', env(cred.password!)], ...(scram ? [['scram_mechanism', scram]] : []), ['sasl_over_ssl', bool(o.tls)]] as Param[])
             : []),
-          ['required_acks', s.critical ? '-1' : '1'],
+          // All in-sync replicas acknowledge before the chunk counts as written; retries cannot duplicate.
+          ['required_acks', s.critical ? '-1' : '1'], ...(s.critical ? ([['idempotent', 'true']] as Param[]) : []),
           ['ack_timeout', String(timeout)], ['connect_timeout', String(timeout)], ['socket_timeout', String(timeout)],
         ],
         children: [{ name: 'format', params: [['@type', 'json']] }],
