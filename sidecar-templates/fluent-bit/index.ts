@@ -93,8 +93,11 @@ function outputEntries(s: AgentStream, budget: Budget): Entry[] {
       return [
         ['Name', o.distribution === 'opensearch' ? 'opensearch' : 'es'], ['Host', o.host], ['Port', String(o.port)],
         ['Index', o.index], ['Suppress_Type_Name', 'On'], ['Replace_Dots', 'On'], ['Trace_Error', 'On'],
-        // A document ID hashed from the record: a retried bulk request cannot index it twice.
-        ['Generate_ID', 'On'],
+        // A document ID hashed from the record, written as an upsert: a retried bulk request
+        // rewrites the same documents instead of duplicating them, and gets no 409 conflicts (with
+        // the default `create`, Fluent Bit retries a bulk answer mixing 201 and 409 forever:
+        // fluent/fluent-bit#6341).
+        ['Generate_ID', 'On'], ['Write_Operation', 'upsert'],
         ...basicAuth(), ...tlsEntries(s, o.tls, o.tlsVerify),
       ];
     case 'loki':
