@@ -240,8 +240,9 @@ export function fluentBitSections(input: AgentRenderInput, budget: Budget = budg
     ['Flush', '1'], ['Grace', String(input.flushSeconds)], ['Daemon', 'Off'], ['Log_Level', 'info'],
     ['Parsers_File', `${PATHS.config}/${PARSERS_FILE}`],
     ['HTTP_Server', 'On'], ['HTTP_Listen', '0.0.0.0'], ['HTTP_Port', String(HTTP_PORT)],
-    // Unhealthy (HTTP 500 on /api/v1/health) after 5 output errors or 5 exhausted retries in 60 s.
-    ['Health_Check', 'On'], ['HC_Errors_Count', '5'], ['HC_Retry_Failure_Count', '5'], ['HC_Period', '60'],
+    // Unhealthy (HTTP 500 on /api/v1/health) after 20 output errors or 20 exhausted retries in
+    // 120 s: an agent that keeps failing is restarted; a destination outage alone (retries) is not.
+    ['Health_Check', 'On'], ['HC_Errors_Count', '20'], ['HC_Retry_Failure_Count', '20'], ['HC_Period', '120'],
   ];
   if (critical.length) {
     const fs = filesystemMemory(critical, budget);
