@@ -150,6 +150,16 @@ export function mergeCredentials(streams: ReadonlyArray<{ readonly index: number
   return { env: [...env.values()], volumes: uniqueByName(volumes), mounts: uniqueByName(mounts), problems };
 }
 
+/** The first of `preferred`, `preferred + 1`, ... that no container of the pod declares (the sidecar shares the pod's ports). */
+export function freePort(preferred: number, used: readonly number[]): number {
+  let port = preferred;
+  while (used.includes(port)) port++;
+  return port;
+}
+
+/** What admission says when the pod runs on the node's network. */
+export const HOST_NETWORK_WARNING = 'the pod uses hostNetwork: the log agent opens no health or metrics port (it would be the node\'s, shared with every such pod) and gets no liveness probe';
+
 /** Deduplicate env vars and volumes by name (two streams sharing one output share its credentials). */
 export function uniqueByName<T extends { name: string }>(items: readonly T[]): T[] {
   const seen = new Set<string>();

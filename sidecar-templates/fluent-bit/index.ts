@@ -12,7 +12,7 @@
 import { AGENT_CONFIG, AGENT_PARSERS } from '../../webhook/core/annotations.js';
 import type { Output } from '../../webhook/core/policy.js';
 import { FB_CHUNK_MIB, type Budget, planBudget } from '../budget.js';
-import { assertConfigSafe, credentialsFor, mergeCredentials, tlsFor } from '../common.js';
+import { HOST_NETWORK_WARNING, assertConfigSafe, credentialsFor, freePort, mergeCredentials, tlsFor } from '../common.js';
 import { guaranteeWarning } from '../guarantees.js';
 import {
   CREDENTIAL_GUARD, ENRICHMENT_KEYS, FILE_KEY, INTERNAL_PREFIX, MESSAGE_KEY, MULTILINE_FLUSH_MS, RAW_KEY, RESERVED_KEYS,
@@ -38,6 +38,8 @@ const RETRY_LIMIT = '10';
  * hot reload and chunk tracing stay off.
  */
 export const HTTP_PORT = 2020;
+/** HTTP_PORT, or the next port no container of the pod declares. */
+export const httpPort = (input: Pick<AgentRenderInput, 'network'>) => freePort(HTTP_PORT, input.network?.usedPorts ?? []);
 export const METRICS_PATH = '/api/v2/metrics/prometheus';
 export const HEALTH_PATH = '/api/v1/health';
 
@@ -239,10 +241,14 @@ export function fluentBitSections(input: AgentRenderInput, budget: Budget = budg
   const service: Entry[] = [
     ['Flush', '1'], ['Grace', String(input.flushSeconds)], ['Daemon', 'Off'], ['Log_Level', 'info'],
     ['Parsers_File', `${PATHS.config}/${PARSERS_FILE}`],
-    ['HTTP_Server', 'On'], ['HTTP_Listen', '0.0.0.0'], ['HTTP_Port', String(HTTP_PORT)],
-    // Unhealthy (HTTP 500 on /api/v1/health) after 20 output errors or 20 exhausted retries in
-    // 120 s: an agent that keeps failing is restarted; a destination outage alone (retries) is not.
-    ['Health_Check', 'On'], ['HC_Errors_Count', '20'], ['HC_Retry_Failure_Count', '20'], ['HC_Period', '120'],
+    ...(input.network?.hostNetwork
+      ? ([['HTTP_Server', 'Off']] as Entry[])
+      : ([
+        ['HTTP_Server', 'On'], ['HTTP_Listen', '0.0.0.0'], ['HTTP_Port', String(httpPort(input))],
+        // Unhealthy (HTTP 500 on /api/v1/health) after 20 output errors or 20 exhausted retries in
+        // 120 s: an agent that keeps failing is restarted; a destination outage alone (retries) is not.
+        ['Health_Check', 'On'], ['HC_Errors_Count', '20'], ['HC_Retry_Failure_Count', '20'], ['HC_Period', '120'],
+      ] as Entry[])),
   ];
   if (critical.length) {
     const fs = filesystemMemory(critical, budget);
@@ -344,6 +350,7 @@ export function fluentBitWarnings(input: AgentRenderInput, budget: Budget): stri
     const w = guaranteeWarning('fluent-bit', s);
     if (w) warnings.push(w);
   }
+  if (input.network?.hostNetwork) warnings.push(HOST_NETWORK_WARNING);
   const critical = input.streams.filter((s) => s.critical && s.output.type !== 's3');
   if (critical.length && input.defaults.onBufferFull === 'block') {
     warnings.push(`Fluent Bit cannot block when a critical stream's buffer is full: once ${critical.map((s) => `"${s.name}"`).join(', ')} hold ${budget.diskUnitMib}Mi each, the oldest chunks are dropped (sidelog.io/agent: fluentd blocks instead)`);
@@ -369,11 +376,15 @@ export function renderFluentBit(input: AgentRenderInput): AgentRender {
     needsBuffer: input.streams.some((s) => s.critical || s.output.type === 's3'),
     problems: creds.problems,
     warnings: fluentBitWarnings(input, budget),
-    livenessProbe: {
-      httpGet: { path: HEALTH_PATH, port: HTTP_PORT },
-      initialDelaySeconds: 10, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3,
-    },
-    ports: [{ name: 'sidelog-metrics', containerPort: HTTP_PORT, protocol: 'TCP' }],
-    metricsPath: METRICS_PATH,
+    ...(input.network?.hostNetwork
+      ? { ports: [] }
+      : {
+        livenessProbe: {
+          httpGet: { path: HEALTH_PATH, port: httpPort(input) },
+          initialDelaySeconds: 10, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3,
+        },
+        ports: [{ name: 'sidelog-metrics', containerPort: httpPort(input), protocol: 'TCP' as const }],
+        metricsPath: METRICS_PATH,
+      }),
   };
 }

@@ -25,7 +25,7 @@ import { AGENT_CONFIG } from '../../webhook/core/annotations.js';
 import { SIDELOG_FLUENTD_IMAGE, fluentdImageFor } from '../../webhook/core/policy.js';
 import type { EnvVar, VolumeMount } from '../../webhook/core/pod.js';
 import { type Budget, fluentdChunkMib, planBudget, usesDisk } from '../budget.js';
-import { credentialsFor, mergeCredentials, tlsFor } from '../common.js';
+import { HOST_NETWORK_WARNING, credentialsFor, freePort, mergeCredentials, tlsFor } from '../common.js';
 import { guaranteeWarning } from '../guarantees.js';
 import { CREDENTIAL_GUARD, ENRICHMENT_KEYS, FILE_KEY, INTERNAL_PREFIX, MESSAGE_KEY, RAW_KEY, RESERVED_KEYS, appKey, parsesFields } from '../records.js';
 import { type AgentRender, type AgentRenderInput, type AgentStream, FACT_ENV, PATHS, VOLUMES } from '../types.js';
@@ -52,6 +52,13 @@ export const MONITOR_PORT = 24220;
 /** fluent-plugin-prometheus' exporter (sidelog's image only), on the pod IP for Prometheus. */
 export const METRICS_PORT = 24231;
 export const METRICS_PATH = '/metrics';
+
+/** The monitor's and the exporter's ports: the defaults, or the next ones no container of the pod declares. */
+export function monitorPorts(input: Pick<AgentRenderInput, 'network'>): { monitor: number; metrics: number } {
+  const used = input.network?.usedPorts ?? [];
+  const monitor = freePort(MONITOR_PORT, used);
+  return { monitor, metrics: freePort(METRICS_PORT, [...used, monitor]) };
+}
 
 const bool = (b: boolean) => (b ? 'true' : 'false');
 const env = (name: string) => envRef(name);
@@ -375,13 +382,15 @@ function recordFilters(s: AgentStream, tag: string): Directive[] {
 }
 
 /** Sources that report on the agent itself: the loopback monitor and, with sidelog's image, Prometheus metrics. */
-function monitorSources(withPrometheus: boolean): Directive[] {
+function monitorSources(input: AgentRenderInput, withPrometheus: boolean): Directive[] {
+  if (input.network?.hostNetwork) return [];
+  const ports = monitorPorts(input);
   return [
     // include_config false: the monitor would otherwise show the plugin configs, credentials read from env included.
-    { name: 'source', params: [['@type', 'monitor_agent'], ['@id', 'sidelog_monitor'], ['bind', '127.0.0.1'], ['port', String(MONITOR_PORT)], ['include_config', 'false']] },
+    { name: 'source', params: [['@type', 'monitor_agent'], ['@id', 'sidelog_monitor'], ['bind', '127.0.0.1'], ['port', String(ports.monitor)], ['include_config', 'false']] },
     ...(withPrometheus
       ? [
-        { name: 'source', params: [['@type', 'prometheus'], ['@id', 'sidelog_metrics'], ['bind', '0.0.0.0'], ['port', String(METRICS_PORT)], ['metrics_path', METRICS_PATH]] as Param[] },
+        { name: 'source', params: [['@type', 'prometheus'], ['@id', 'sidelog_metrics'], ['bind', '0.0.0.0'], ['port', String(ports.metrics)], ['metrics_path', METRICS_PATH]] as Param[] },
         { name: 'source', params: [['@type', 'prometheus_output_monitor'], ['@id', 'sidelog_output_metrics'], ['interval', '10']] as Param[] },
       ]
       : []),
@@ -402,7 +411,7 @@ export function fluentdDirectives(input: AgentRenderInput, budget: Budget = budg
         ['suppress_config_dump', 'true'],
       ],
     },
-    ...monitorSources(withPrometheus),
+    ...monitorSources(input, withPrometheus),
   ];
   for (const s of input.streams) {
     const tag = tagOf(s, input.namespace);
@@ -480,7 +489,9 @@ export function renderFluentd(input: AgentRenderInput): AgentRender {
   const needsBuffer = input.streams.some(usesFileBuffer);
   const extraEnv: EnvVar[] = needsBuffer ? [{ name: 'TMPDIR', value: BUFFER_ROOT }] : [];
   const withPrometheus = image === SIDELOG_FLUENTD_IMAGE;
-  const warnings = [...budget.warnings];
+  const hostNetwork = input.network?.hostNetwork === true;
+  const ports = monitorPorts(input);
+  const warnings = [...budget.warnings, ...(hostNetwork ? [HOST_NETWORK_WARNING] : [])];
   for (const s of input.streams) {
     const w = guaranteeWarning('fluentd', s);
     if (w) warnings.push(w);
@@ -497,14 +508,19 @@ export function renderFluentd(input: AgentRenderInput): AgentRender {
     problems: [...problems, ...tagProblems(input), ...creds.problems],
     warnings,
     // Every Fluentd image has Ruby: ask the loopback monitor whether the process still answers.
-    livenessProbe: {
-      exec: { command: ['ruby', '-rnet/http', '-e', LIVENESS_SCRIPT] },
-      initialDelaySeconds: 20, periodSeconds: 30, timeoutSeconds: 10, failureThreshold: 3,
-    },
-    ports: withPrometheus ? [{ name: 'sidelog-metrics', containerPort: METRICS_PORT, protocol: 'TCP' }] : [],
-    ...(withPrometheus ? { metricsPath: METRICS_PATH } : {}),
+    ...(hostNetwork
+      ? {}
+      : {
+        livenessProbe: {
+          exec: { command: ['ruby', '-rnet/http', '-e', livenessScript(ports.monitor)] },
+          initialDelaySeconds: 20, periodSeconds: 30, timeoutSeconds: 10, failureThreshold: 3,
+        },
+      }),
+    ports: withPrometheus && !hostNetwork ? [{ name: 'sidelog-metrics', containerPort: ports.metrics, protocol: 'TCP' }] : [],
+    ...(withPrometheus && !hostNetwork ? { metricsPath: METRICS_PATH } : {}),
   };
 }
 
 /** Exit 0 when the monitor answers /api/plugins.json with 200 within 5 s. */
-export const LIVENESS_SCRIPT = `exit(Net::HTTP.start('127.0.0.1', ${MONITOR_PORT}, open_timeout: 5, read_timeout: 5) { |h| h.get('/api/plugins.json').code == '200' } ? 0 : 1)`;
+export const livenessScript = (port: number) =>
+  `exit(Net::HTTP.start('127.0.0.1', ${port}, open_timeout: 5, read_timeout: 5) { |h| h.get('/api/plugins.json').code == '200' } ? 0 : 1)`;

@@ -113,6 +113,15 @@ function denied(object: unknown, problems: readonly Problem[]): MutateResult {
   };
 }
 
+/** The ports the pod's containers declare and whether it runs on the node's network (the agent avoids both). */
+function podNetwork(pod: Pod): { usedPorts: number[]; hostNetwork: boolean } {
+  const ports = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].flatMap((c) => {
+    const declared = (c as { ports?: unknown }).ports;
+    return Array.isArray(declared) ? declared.map((p) => (p as { containerPort?: unknown }).containerPort).filter((n): n is number => typeof n === 'number') : [];
+  });
+  return { usedPorts: ports, hostNetwork: pod.spec.hostNetwork === true };
+}
+
 function logMount(v: LogVolume): VolumeMount {
   return { name: v.name, mountPath: v.sidecarMountPath, readOnly: true, ...(v.subPath !== undefined ? { subPath: v.subPath } : {}) };
 }
@@ -174,7 +183,7 @@ export function mutate(input: MutateInput): MutateResult {
       warnings.push(`spec.terminationGracePeriodSeconds: ${grace}s leaves the log agent ${flushSeconds}s to flush (policy: ${policy.defaults.flushSeconds}s); set it to at least ${policy.defaults.flushSeconds + GRACE_MARGIN} so buffered logs are delivered at shutdown`);
     }
     try {
-      agent = AGENT_RENDERERS[plan.agent]({ streams: plan.agentStreams, defaults: policy.defaults, flushSeconds, namespace, memoryLimit: resources.resources.agent.limits?.memory ?? resources.resources.agent.requests?.memory });
+      agent = AGENT_RENDERERS[plan.agent]({ streams: plan.agentStreams, defaults: policy.defaults, flushSeconds, namespace, memoryLimit: resources.resources.agent.limits?.memory ?? resources.resources.agent.requests?.memory, network: podNetwork(pod) });
       problems.push(...agent.problems);
       if (!agent.problems.length) {
         warnings.push(...agent.warnings, ...sidecarIdentity(pod, plan.agentStreams.map((s) => s.container), policy.defaults.runAsUser).warnings);
@@ -276,7 +285,7 @@ function build(pod: Pod, plan: Plan, agent: AgentRender | undefined, native: boo
       securityContext: restrictedSecurityContext(identityOf(plan.agentStreams.map((s) => s.container))),
       volumeMounts: mounts,
       ...(agent.ports.length ? { ports: agent.ports.map((p) => ({ ...p })) } : {}),
-      livenessProbe: agent.livenessProbe,
+      ...(agent.livenessProbe ? { livenessProbe: agent.livenessProbe } : {}),
     });
     // Prometheus' annotation convention, unless the pod already points it at its own metrics.
     const metricsPort = agent.ports.find((p) => p.name === 'sidelog-metrics');
