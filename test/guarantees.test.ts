@@ -64,12 +64,15 @@ describe('the critical contract', () => {
     });
   });
 
-  it('Fluent Bit under onBufferFull: block says it drops the oldest chunks; Fluentd blocks', () => {
+  it('Fluent Bit under onBufferFull: block says it drops the oldest chunks; Fluentd blocks (also when unset)', () => {
     const input = streamInput('none', undefined, { type: 'forward', host: 'agg', tag: 'sidelog.team-a.app' });
     const critical = { ...input, streams: input.streams.map((s) => ({ ...s, critical: true })) };
-    expect(renderFluentBit(critical).warnings.join('\n')).toMatch(/cannot block .* oldest chunks are dropped/);
-    expect(renderFluentd(critical).warnings).toEqual([]);
+    expect(renderFluentBit(critical).warnings).toEqual([]);
     expect(renderFluentd(critical).files[0]!.text).toMatch(/overflow_action +block/);
+    const blocking = { ...critical, defaults: policyFromObject({ defaults: { onBufferFull: 'block' } }).defaults };
+    expect(renderFluentBit(blocking).warnings.join('\n')).toMatch(/cannot block .* oldest chunks are dropped/);
+    expect(renderFluentd(blocking).warnings).toEqual([]);
+    expect(renderFluentd(blocking).files[0]!.text).toMatch(/overflow_action +block/);
     const dropping = { ...critical, defaults: policyFromObject({ defaults: { onBufferFull: 'drop-oldest' } }).defaults };
     expect(renderFluentd(dropping).files[0]!.text).toMatch(/overflow_action +drop_oldest_chunk/);
   });

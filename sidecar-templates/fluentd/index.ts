@@ -287,7 +287,7 @@ export function bufferSizes(s: AgentStream, budget: Budget): { totalMib: number;
   return { totalMib: budget.diskUnitMib, chunkMib: Math.max(1, Math.min(chunkMib, Math.floor(budget.diskUnitMib / 2))) };
 }
 
-function bufferDirective(s: AgentStream, plan: Plan, budget: Budget, onBufferFull: 'block' | 'drop-oldest'): Directive {
+function bufferDirective(s: AgentStream, plan: Plan, budget: Budget, onBufferFull: 'block' | 'drop-oldest' | undefined): Directive {
   const file = usesFileBuffer(s);
   const { totalMib, chunkMib } = bufferSizes(s, budget);
   const params: Param[] = [];
@@ -304,7 +304,7 @@ function bufferDirective(s: AgentStream, plan: Plan, budget: Budget, onBufferFul
   }
   params.push(['chunk_limit_size', mb(chunkMib)], ['flush_at_shutdown', 'true']);
   if (s.critical) {
-    params.push(['retry_forever', 'true'], ['overflow_action', onBufferFull === 'block' ? 'block' : 'drop_oldest_chunk']);
+    params.push(['retry_forever', 'true'], ['overflow_action', onBufferFull === 'drop-oldest' ? 'drop_oldest_chunk' : 'block']);
   } else {
     params.push(['retry_max_times', RETRY_MAX_TIMES], ['overflow_action', 'drop_oldest_chunk']);
   }

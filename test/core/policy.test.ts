@@ -112,8 +112,9 @@ describe('policy', () => {
     expect(problems({ outputs: { s: { type: 'syslog', host: 's', protocol: 'tls', tlsClientSecret: 'c' } } })[0]).toMatch(/tlsClientSecret/);
   });
 
-  it('blocks by default when a critical buffer is full; drop-oldest is the other choice', () => {
-    expect(policyFromObject({}).defaults.onBufferFull).toBe('block');
+  it('leaves the full-buffer behaviour to the agent unless the policy chooses block or drop-oldest', () => {
+    expect(policyFromObject({}).defaults.onBufferFull).toBeUndefined();
+    expect(policyFromObject({ defaults: { onBufferFull: 'block' } }).defaults.onBufferFull).toBe('block');
     expect(policyFromObject({ defaults: { onBufferFull: 'drop-oldest' } }).defaults.onBufferFull).toBe('drop-oldest');
     expect(() => policyFromObject({ defaults: { onBufferFull: 'ignore' } })).toThrow(/onBufferFull/);
   });

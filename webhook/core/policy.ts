@@ -145,9 +145,11 @@ const DefaultsSchema = z.strictObject({
   /**
    * When a critical stream's share of the buffer volume is full: `block` stops reading the file
    * (nothing is dropped; the file must outlive the outage), `drop-oldest` discards the oldest
-   * buffered chunks. Fluent Bit 4.2 can only drop the oldest chunks; admission says so.
+   * buffered chunks. Unset: each agent does what it can do best, Fluentd blocks and Fluent Bit
+   * (which cannot block) drops the oldest. Set to `block`, admission warns for every critical
+   * Fluent Bit stream that it will drop instead.
    */
-  onBufferFull: z.enum(BUFFER_FULL).default('block'),
+  onBufferFull: z.enum(BUFFER_FULL).optional(),
   /** emptyDir sizeLimit of the filesystem buffer of critical streams. */
   bufferSize: quantity.default('1Gi'),
   /** emptyDir sizeLimit of the agent's state volume (offset databases). */
