@@ -789,3 +789,21 @@ describe('a pod with several streams', () => {
     expect(r.problems).toEqual([]);
   });
 });
+
+describe('tags', () => {
+  it('forward and stackdriver streams carry the catalog value; a value Fluentd cannot use as a tag is a problem, not a broken config', () => {
+    const fwd = stream({ name: 'a', index: 0, output: out({ type: 'forward', host: 'agg', tag: 'team-a.orders' }) });
+    const bad = stream({ name: 'b', index: 1, output: out({ type: 'forward', host: 'agg', tag: '.team-a' }) });
+    const gcl = stream({ name: 'c', index: 2, output: out({ type: 'stackdriver', logName: 'team-a.c' }) });
+    const r = renderFluentd(input([fwd, bad, gcl]));
+    const root = parseFluentdConf(r.files[0]!.text);
+    expect(top(root, 'match').map((m) => m.arg)).toEqual(['team-a.orders', 'sidelog.team-a.b', 'team-a.c']);
+    expect(r.problems).toEqual([{ field: 'sidelog.io/streams[1].output', message: expect.stringContaining('cannot tag events ".team-a"') }]);
+  });
+
+  it('two streams with one catalog tag: the second is a problem (Fluentd routes by tag)', () => {
+    const o = out({ type: 'forward', host: 'agg', tag: 'team-a.all' });
+    const r = renderFluentd(input([stream({ name: 'a', index: 0, output: o }), stream({ name: 'b', index: 1, output: o })]));
+    expect(r.problems).toEqual([{ field: 'sidelog.io/streams[1].output', message: expect.stringContaining('stream "a" already uses "team-a.all"') }]);
+  });
+});

@@ -1,18 +1,19 @@
 /**
- * Fluentd agent sidecar: per stream one in_tail source (pos file on the state volume), one
- * record_transformer filter adding pod facts, and one match with the stream's catalog output.
- * Critical streams buffer on the filesystem, retry forever and block instead of dropping
- * (AGENTS.md); the others buffer in memory with bounded retries.
+ * Fluentd agent sidecar: the loopback monitor (and, with sidelog's image, the Prometheus exporter),
+ * then per stream one in_tail source (pos file on the state volume), the record shaping of
+ * records.ts with core filters only (credential guard, parser, app keys moved aside, enrichment,
+ * a document ID for Elasticsearch), and one match with the stream's catalog output. Critical
+ * streams buffer on the filesystem and retry forever; buffer sizes come from budget.ts.
  *
  * Like the Fluent Bit renderer, the config is built as data ({@link fluentdDirectives}) and
  * written last by {@link serializeFluentd}, which refuses every unsafe name or value (see conf.ts
  * for the quoting rule that makes the file injection-proof). Every parameter is one the plugin has
  * (checked by the tests against test/fixtures/agent-keys/fluentd.json).
  *
- * Routing is by tag: a stream's events are tagged `sidelog.<stream>` at the source and matched on
- * it. Fluentd has no core plugin that rewrites a tag, so what the destination sees is that tag:
- * forward sends it instead of the catalog's `tag`, and google_cloud names the log after it instead
- * of `logName` (Fluent Bit honours both).
+ * Routing is by tag, namespaced like Fluent Bit's (tagOf): the catalog's forward `tag` or
+ * stackdriver `logName` where the destination sees the tag, else `sidelog.<namespace>.<stream>`.
+ * Fluentd has no core plugin that rewrites a tag, so two streams of a pod may not share one
+ * (tagProblems).
  *
  * The process: `fluentd --no-supervisor`, one process (PID 1) that shuts down gracefully on
  * SIGTERM. It writes only to the mounted volumes: pos files and the <system> root_dir on the
@@ -29,7 +30,7 @@ import { HOST_NETWORK_WARNING, credentialsFor, freePort, mergeCredentials, tlsFo
 import { guaranteeWarning } from '../guarantees.js';
 import { CREDENTIAL_GUARD, ENRICHMENT_KEYS, FILE_KEY, INTERNAL_PREFIX, MESSAGE_KEY, RAW_KEY, RESERVED_KEYS, appKey, parsesFields } from '../records.js';
 import { type AgentRender, type AgentRenderInput, type AgentStream, FACT_ENV, PATHS, VOLUMES } from '../types.js';
-import { type ConfValue, type Directive, type Param, envRef, jsonHash, serializeFluentd } from './conf.js';
+import { type ConfValue, type Directive, type Param, envRef, isSafeArg, jsonHash, serializeFluentd } from './conf.js';
 import { MULTILINE_FLUSH_INTERVAL, isMultiline, parseDirective, sourceParseDirective } from './parsers.js';
 
 export { type ConfValue, type Directive, type Param, envRef, jsonHash, quoteString, serializeFluentd } from './conf.js';
@@ -72,9 +73,10 @@ const mb = (n: number) => `${n}m`;
  * namespaced like Fluent Bit's.
  */
 export function tagOf(s: Pick<AgentStream, 'name' | 'output'>, namespace: string): string {
-  if (s.output.type === 'forward') return s.output.tag;
-  if (s.output.type === 'stackdriver') return s.output.logName;
-  return `sidelog.${namespace}.${s.name}`;
+  const own = `sidelog.${namespace}.${s.name}`;
+  const catalog = s.output.type === 'forward' ? s.output.tag : s.output.type === 'stackdriver' ? s.output.logName : undefined;
+  // A catalog value Fluentd cannot use as a tag is a problem (tagProblems); the config stays writable.
+  return catalog !== undefined && isSafeArg(catalog) ? catalog : own;
 }
 
 /** Whether a stream buffers on the buffer volume (critical streams; S3 always stages on disk). */
@@ -453,6 +455,11 @@ export function tagProblems(input: AgentRenderInput): Array<{ field: string; mes
   const problems: Array<{ field: string; message: string }> = [];
   for (const s of input.streams) {
     const tag = tagOf(s, input.namespace);
+    const catalog = s.output.type === 'forward' ? s.output.tag : s.output.type === 'stackdriver' ? s.output.logName : undefined;
+    if (catalog !== undefined && catalog !== tag) {
+      problems.push({ field: `sidelog.io/streams[${s.index}].output`, message: `Fluentd cannot tag events "${catalog}" (output "${s.outputName}"): a tag starts with a letter, digit or _ and does not end with a dot; use sidelog.io/agent: fluent-bit or another value` });
+      continue;
+    }
     const first = seen.get(tag);
     if (first) {
       problems.push({ field: `sidelog.io/streams[${s.index}].output`, message: `Fluentd routes by tag and stream "${first}" already uses "${tag}" (output "${s.outputName}" names no {stream}); use sidelog.io/agent: fluent-bit or another output` });
