@@ -17,8 +17,8 @@
  *  for forward at most 5 MiB, under a receiving Fluent Bit's 6,144,000-byte Buffer_Max_Size.
  *
  * DISK (buffer volume sizeLimit S):
- *   reserve = max(16 MiB, S/10) + 2 MiB per disk user  chunk files are written before the limit
- *                                                       check; metadata; the .meta and sqlite files
+ *   reserve = max(16 MiB, S/10) + 2 MiB per unit      a chunk file is written before its limit is
+ *                                                       checked; metadata (.meta files)
  *   unit    = (S - reserve) / units                     units: one per critical stream, one more per
  *                                                       S3 stream (its staging)
  *  Fluent Bit: storage.total_limit_size = unit per critical output; store_dir_limit_size = unit per
@@ -67,8 +67,9 @@ export const usesDisk = (s: Pick<BudgetStream, 'critical' | 'outputType'>) => s.
 export const diskUnits = (s: Pick<BudgetStream, 'critical' | 'outputType'>, agent: AgentName) =>
   agent === 'fluent-bit' ? (s.critical ? 1 : 0) + (s.outputType === 's3' ? 1 : 0) : usesDisk(s) ? 1 : 0;
 
-export function reserveMib(bufferSizeMib: number, diskUsers: number): number {
-  return Math.max(16, Math.ceil(bufferSizeMib / 10)) + FB_CHUNK_MIB * diskUsers;
+/** Disk kept free beyond the limits: a tenth (at least 16 MiB), plus one chunk per bounded area (`units`). */
+export function reserveMib(bufferSizeMib: number, units: number): number {
+  return Math.max(16, Math.ceil(bufferSizeMib / 10)) + FB_CHUNK_MIB * units;
 }
 
 export function planBudget(agent: AgentName, streams: readonly BudgetStream[], memoryLimit: string | undefined, bufferSize: string): Budget {
@@ -82,9 +83,8 @@ export function planBudget(agent: AgentName, streams: readonly BudgetStream[], m
     warnings.push(`the ${agent} sidecar's memory limit (${memoryLimitMib}Mi) is too small for ${streams.length} streams: each gets the 1 MiB minimum and the agent may be OOM-killed; give it at least ${need}Mi (sidelog.io/resources agent.limits.memory)`);
   }
   const bufferSizeMib = mib(bufferSize, DEFAULT_BUFFER);
-  const users = streams.filter(usesDisk).length;
   const units = streams.reduce((sum, s) => sum + diskUnits(s, agent), 0);
-  const reserve = reserveMib(bufferSizeMib, users);
+  const reserve = reserveMib(bufferSizeMib, units);
   const unit = units === 0 ? 0 : Math.floor((bufferSizeMib - reserve) / units);
   if (units > 0 && unit < 4) {
     warnings.push(`the buffer volume (${bufferSizeMib}Mi) is too small for ${units} buffers: each gets ${Math.max(unit, 0)}Mi; raise the policy's defaults.bufferSize`);

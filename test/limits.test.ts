@@ -35,7 +35,8 @@ function bytes(size: string): number {
 const quantityBytes = (q: string) => bytes(q.replace(/i$/, ''));
 
 /** Headroom the volume keeps beyond the limits (chunks written before the check, metadata). */
-const volumeHeadroom = (size: number, diskUsers: number) => Math.max(16 * MIB, Math.ceil(size / MIB / 10) * MIB) + 2 * MIB * diskUsers;
+/** One chunk of overshoot per bounded area (a chunk file is written before its limit is checked), plus a tenth of the volume. */
+const volumeHeadroom = (size: number, bounds: number) => Math.max(16 * MIB, Math.ceil(size / MIB / 10) * MIB) + 2 * MIB * bounds;
 /** What each agent needs besides its buffers: process base and per-stream read buffers. */
 const BASE = { 'fluent-bit': 32 * MIB, fluentd: 96 * MIB };
 const PER_STREAM = 2 * MIB;

@@ -288,8 +288,10 @@ export function fluentBitSections(input: AgentRenderInput, budget: Budget = budg
       entries: [
         name!, ['Match', tag], ...plugin,
         ['Retry_Limit', s.critical ? 'no_limits' : RETRY_LIMIT],
-        // S3 stages in its own Store_Dir (bounded by Store_Dir_Limit_Size): the plugin warns against this key.
-        ...(s.critical && s.output.type !== 's3' ? ([['storage.total_limit_size', mb(budget.diskUnitMib)]] as Entry[]) : []),
+        // Every critical output's chunks are bounded, S3's too: its Store_Dir (Store_Dir_Limit_Size)
+        // is a second unit, and while that is full the chunks wait here (newer out_s3 logs a hint
+        // to use store_dir_limit_size instead; both bounds are needed to stay inside the volume).
+        ...(s.critical ? ([['storage.total_limit_size', mb(budget.diskUnitMib)]] as Entry[]) : []),
       ],
     });
   }
