@@ -34,7 +34,6 @@ function bytes(size: string): number {
 }
 const quantityBytes = (q: string) => bytes(q.replace(/i$/, ''));
 
-/** Headroom the volume keeps beyond the limits (chunks written before the check, metadata). */
 /** One chunk of overshoot per bounded area (a chunk file is written before its limit is checked), plus a tenth of the volume. */
 const volumeHeadroom = (size: number, bounds: number) => Math.max(16 * MIB, Math.ceil(size / MIB / 10) * MIB) + 2 * MIB * bounds;
 /** What each agent needs besides its buffers: process base and per-stream read buffers. */
@@ -54,16 +53,16 @@ function input(s: AgentStream[], memory: string, bufferSize: string): AgentRende
 }
 
 /** Disk and memory a Fluent Bit config may use at most, read from its text. */
-function fluentBitUse(text: string): { disk: number; diskUsers: number; memory: number } {
+function fluentBitUse(text: string): { disk: number; bounds: number; memory: number } {
   const conf = parseFluentBitConf(text);
   const [service] = sectionsNamed(conf, 'SERVICE');
   let disk = 0;
-  let diskUsers = 0;
+  let bounds = 0;
   let memory = 0;
   for (const o of sectionsNamed(conf, 'OUTPUT')) {
     for (const v of [...get(o, 'storage.total_limit_size'), ...get(o, 'Store_Dir_Limit_Size')]) {
       disk += bytes(v);
-      diskUsers++;
+      bounds++;
     }
     // librdkafka's queue lives in memory.
     for (const kb of get(o, 'rdkafka.queue.buffering.max.kbytes')) memory += Number(kb) * 1024;
@@ -71,14 +70,14 @@ function fluentBitUse(text: string): { disk: number; diskUsers: number; memory: 
   for (const i of sectionsNamed(conf, 'INPUT')) for (const v of get(i, 'Mem_Buf_Limit')) memory += bytes(v);
   const chunksUp = get(service!, 'storage.max_chunks_up')[0];
   if (chunksUp) memory += Number(chunksUp) * 2 * MIB + bytes(get(service!, 'storage.backlog.mem_limit')[0]!);
-  return { disk, diskUsers, memory };
+  return { disk, bounds, memory };
 }
 
 /** Disk and memory a Fluentd config may use at most, read from its text. */
-function fluentdUse(text: string): { disk: number; diskUsers: number; memory: number; maxForwardChunk: number } {
+function fluentdUse(text: string): { disk: number; bounds: number; memory: number; maxForwardChunk: number } {
   const root = parseFluentdConf(text);
   let disk = 0;
-  let diskUsers = 0;
+  let bounds = 0;
   let memory = 0;
   let maxForwardChunk = 0;
   for (const m of find(root, 'match')) {
@@ -86,7 +85,7 @@ function fluentdUse(text: string): { disk: number; diskUsers: number; memory: nu
     const total = bytes(param(b, 'total_limit_size')!);
     const chunk = bytes(param(b, 'chunk_limit_size')!);
     if (param(b, '@type') === 'file') {
-      diskUsers++;
+      bounds++;
       // fluent-plugin-s3 writes one gzip Tempfile of a chunk beside the buffer (TMPDIR).
       disk += total + (param(m, '@type') === 's3' ? chunk : 0);
       // S3 streams a chunk from its file; other outputs read the chunk being sent into memory.
@@ -96,7 +95,7 @@ function fluentdUse(text: string): { disk: number; diskUsers: number; memory: nu
     }
     if (param(m, '@type') === 'forward') maxForwardChunk = Math.max(maxForwardChunk, chunk);
   }
-  return { disk, diskUsers, memory, maxForwardChunk };
+  return { disk, bounds, memory, maxForwardChunk };
 }
 
 const MEMORY = ['128Mi', '256Mi', '1Gi'];
@@ -106,16 +105,16 @@ describe.each(OUTPUT_TYPES.map((t) => [t]))('critical stream to %s', (type) => {
   it.each(MEMORY.flatMap((m) => VOLUMES.map((v) => [m, v])))('memory limit %s, buffer volume %s: Fluent Bit within both', (memory, volume) => {
     const i = input(streams([type], true), memory, volume);
     const use = fluentBitUse(renderFluentBit(i).files[0]!.text);
-    expect(use.disk + volumeHeadroom(quantityBytes(volume), use.diskUsers)).toBeLessThanOrEqual(quantityBytes(volume));
-    expect(use.diskUsers).toBeGreaterThanOrEqual(1);
+    expect(use.disk + volumeHeadroom(quantityBytes(volume), use.bounds)).toBeLessThanOrEqual(quantityBytes(volume));
+    expect(use.bounds).toBeGreaterThanOrEqual(1);
     expect(use.memory + BASE['fluent-bit'] + PER_STREAM).toBeLessThanOrEqual(quantityBytes(memory));
   });
 
   it.each(MEMORY.flatMap((m) => VOLUMES.map((v) => [m, v])))('memory limit %s, buffer volume %s: Fluentd within both', (memory, volume) => {
     const i = input(streams([type], true), memory, volume);
     const use = fluentdUse(renderFluentd(i).files[0]!.text);
-    expect(use.disk + volumeHeadroom(quantityBytes(volume), use.diskUsers)).toBeLessThanOrEqual(quantityBytes(volume));
-    expect(use.diskUsers).toBe(1);
+    expect(use.disk + volumeHeadroom(quantityBytes(volume), use.bounds)).toBeLessThanOrEqual(quantityBytes(volume));
+    expect(use.bounds).toBe(1);
     expect(use.memory + BASE.fluentd + PER_STREAM).toBeLessThanOrEqual(quantityBytes(memory));
     expect(use.maxForwardChunk).toBeLessThan(6_144_000);
   });
@@ -133,7 +132,7 @@ describe('pods of many streams', () => {
     const fd = renderFluentd(i);
     const fbUse = fluentBitUse(fb.files[0]!.text);
     const fdUse = fluentdUse(fd.files[0]!.text);
-    for (const use of [fbUse, fdUse]) expect(use.disk + volumeHeadroom(2 ** 30, use.diskUsers)).toBeLessThanOrEqual(2 ** 30);
+    for (const use of [fbUse, fdUse]) expect(use.disk + volumeHeadroom(2 ** 30, use.bounds)).toBeLessThanOrEqual(2 ** 30);
     // The minimum (1 MiB a stream) may not fit a small limit: then admission says so.
     const fits = (agent: 'fluent-bit' | 'fluentd', used: number) => used + BASE[agent] + PER_STREAM * n <= quantityBytes(memory);
     for (const [agent, use, render] of [['fluent-bit', fbUse, fb], ['fluentd', fdUse, fd]] as const) {
