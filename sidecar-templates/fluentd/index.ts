@@ -342,7 +342,11 @@ function recordFilters(s: AgentStream, tag: string): Directive[] {
     {
       // Credentials never become log lines (records.ts CREDENTIAL_GUARD), checked on the raw line.
       name: 'filter', arg: tag, params: [['@type', 'grep'], ['@id', `guard_${s.name}`]],
-      children: [{ name: 'exclude', params: [['key', messageKey], ['pattern', `/${CREDENTIAL_GUARD}/`]] }],
+      children: [
+        { name: 'exclude', params: [['key', messageKey], ['pattern', `/${CREDENTIAL_GUARD}/`]] },
+        // A multiline source emits lines before the first event start as `unmatched_line`.
+        ...(isMultiline(s.parser) ? [{ name: 'exclude', params: [['key', 'unmatched_line'], ['pattern', `/${CREDENTIAL_GUARD}/`]] as Param[] }] : []),
+      ],
     },
   ];
   if (field) {
