@@ -185,7 +185,8 @@ function check(i: AgentRenderInput) {
   walk(got.root);
   // The monitors, then per stream: one source, its record filters (records.ts), one match, on the stream's tag.
   const monitors = got.r.image === SIDELOG_FLUENTD_IMAGE ? 3 : 1;
-  const filters = (s: AgentStream) => 2 + (parsesFields(s.parser) ? 1 + RESERVED_KEYS.length + 2 : 0) + (s.output.type === 'elasticsearch' ? 1 : 0);
+  const filters = (s: AgentStream) =>
+    2 + (parsesFields(s.parser) ? 1 + RESERVED_KEYS.length + 2 : 0) + (s.parser.startsWith('multiline-') ? 1 : 0) + (s.output.type === 'elasticsearch' ? 1 : 0);
   expect(got.root.children.map((c) => `${c.name} ${c.arg}`)).toEqual([
     'system ',
     ...Array.from({ length: monitors }, () => 'source '),

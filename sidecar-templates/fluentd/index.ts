@@ -349,6 +349,10 @@ function recordFilters(s: AgentStream, tag: string): Directive[] {
       ],
     },
   ];
+  if (isMultiline(s.parser)) {
+    // A line before the first event start comes as `unmatched_line`; Fluent Bit emits it as `log`.
+    filters.push(moveKey(tag, `unmatched_${s.name}`, 'unmatched_line', MESSAGE_KEY));
+  }
   if (field) {
     filters.push({
       name: 'filter', arg: tag,
