@@ -73,6 +73,9 @@ const ARG = /^[A-Za-z0-9_][A-Za-z0-9_.:@%+=,/-]*$/;
 const BARE = /^[A-Za-z0-9_./:@%+=,-][A-Za-z0-9_./:@%+=,*?[\]-]*$/;
 const JSON_SAFE = /[A-Za-z0-9 _./:@%+=,-]/;
 
+/** Whether `arg` can be written as a section argument (a tag or a match pattern without wildcards). */
+export const isSafeArg = (arg: string) => ARG.test(arg) && !arg.endsWith('.');
+
 export function envRef(name: string): EnvRef {
   if (!ENV_NAME.test(name)) throw new Error(`refusing to reference env var ${JSON.stringify(name)}`);
   return { env: name };
@@ -127,7 +130,7 @@ const PLACEHOLDER_SECTIONS = new Set(['record']);
 
 function writeDirective(d: Directive, depth: number, lines: string[]): void {
   if (!DIRECTIVE_NAME.test(d.name)) throw new Error(`refusing to render section name ${JSON.stringify(d.name)}`);
-  if (d.arg !== undefined && !(ARG.test(d.arg) && !d.arg.endsWith('.'))) {
+  if (d.arg !== undefined && !isSafeArg(d.arg)) {
     throw new Error(`refusing to render <${d.name}> argument ${JSON.stringify(d.arg)}`);
   }
   const pad = '  '.repeat(depth);
