@@ -11,6 +11,8 @@ import { InputError, problemText } from './core/problems.js';
 import { parseManifests, previewObject } from './core/preview.js';
 import { loadConfig } from './config.js';
 import { flagsToConfig, startServer, tryItText } from './main.js';
+import { AUDIT_USAGE, audit } from './ops/audit.js';
+import { WHAT_IF_USAGE, whatIf } from './ops/what-if.js';
 
 export interface Io {
   readonly stdout: (s: string) => void;
@@ -29,6 +31,8 @@ const USAGE = `Usage:
   sidelog preview -f MANIFEST|- [--policy FILE] [--kube-version 1.30] [--namespace NS] [--required] [-o json|yaml]
   sidelog certs   ensure|rotate [--ca] [--namespace sidelog] [--service sidelog] [--secret sidelog-tls]
                   [--ca-secret sidelog-ca] [--webhook sidelog] [--days 365] [--renew-before-days 30]
+  ${AUDIT_USAGE}
+  ${WHAT_IF_USAGE}
 `;
 
 /** One line for the user: `file: field: message`. */
@@ -159,7 +163,7 @@ async function certs(argv: string[], io: Io): Promise<number> {
 
 export type Command = (argv: string[], io: Io) => Promise<number>;
 
-export const COMMANDS: Record<string, Command> = { serve, preview, certs };
+export const COMMANDS: Record<string, Command> = { serve, preview, certs, audit, 'what-if': whatIf };
 
 /** Run the CLI; returns the exit status. */
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {

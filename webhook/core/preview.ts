@@ -12,7 +12,7 @@ import { InputError } from './problems.js';
 import { YamlError, parseYamlDocuments } from './yaml.js';
 
 /** Where each kind keeps its pod template. */
-const TEMPLATE_PATH: Readonly<Record<string, readonly string[]>> = {
+export const TEMPLATE_PATH: Readonly<Record<string, readonly string[]>> = {
   Deployment: ['spec', 'template'],
   StatefulSet: ['spec', 'template'],
   DaemonSet: ['spec', 'template'],

@@ -1,0 +1,114 @@
+/**
+ * `sidelog what-if --policy NEW.yaml`: for every workload in a labelled namespace that carries
+ * sidelog annotations, the injection under the policy in force (ConfigMap sidelog/sidelog-policy)
+ * and under NEW, compared (webhook/core/what-if.ts). Read-only.
+ * Exit 0: nothing changes; 2: something changes; 1: NEW does not load (the message names the
+ * field) or the cluster cannot be read.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { STREAMS } from '../core/annotations.js';
+import { type OwnerReference, enforcementOf } from '../core/audit.js';
+import { parseKubeVersion } from '../core/kube-version.js';
+import { parsePolicy } from '../core/policy.js';
+import { type Subject, type WorkloadChange, compareWorkload, uninject } from '../core/what-if.js';
+import { TEMPLATE_PATH } from '../core/preview.js';
+import { CLUSTER_FLAGS, type Out, configMapRef, outputFormat, policyFromConfigMap } from './common.js';
+
+export const WHAT_IF_USAGE = `sidelog what-if --policy NEW.yaml [-n NS] [-o table|json] [--kubeconfig FILE] [--context NAME] [--policy-configmap sidelog/sidelog-policy] [--kube-version X.Y]`;
+
+type Json = Record<string, any>;
+
+/** Objects created by a controller sidelog already looks at through its owner. */
+const OWNED_BY: Readonly<Record<string, readonly string[]>> = {
+  // A ReplicaSet of a Deployment and a Job of a CronJob are previewed through the Deployment and CronJob.
+  ReplicaSet: ['Deployment'],
+  Job: ['CronJob'],
+};
+
+/** A bare pod, or a workload not owned by one sidelog previews, whose pod template sets sidelog.io/streams. */
+function isSubject(o: Json): boolean {
+  const owners = (o.metadata?.ownerReferences ?? []) as OwnerReference[];
+  if (o.kind === 'Pod' && owners.length) return false;
+  const skip = OWNED_BY[o.kind];
+  if (skip && owners.some((r) => skip.includes(r.kind))) return false;
+  let template: Json | undefined = o;
+  for (const key of TEMPLATE_PATH[o.kind] ?? []) template = template?.[key];
+  return typeof template?.metadata?.annotations?.[STREAMS] === 'string';
+}
+
+export interface WhatIfReport {
+  readonly current: string;
+  readonly next: string;
+  readonly kubeVersion: string | null;
+  readonly workloadsChecked: number;
+  readonly changed: number;
+  readonly workloads: WorkloadChange[];
+}
+
+function indent(text: string, by: string): string {
+  return text.trimEnd().split('\n').map((l) => `${by}${l}`).join('\n');
+}
+
+function render(r: WhatIfReport): string {
+  const blocks = r.workloads.map((w) => {
+    const lines = [`${w.kind.toLowerCase()}/${w.name} -n ${w.namespace}`];
+    for (const s of w.gained) lines.push(`  + stream ${s}`);
+    for (const s of w.lost) lines.push(`  - stream ${s}`);
+    for (const s of w.modified) lines.push(`  ~ stream ${s}`);
+    for (const o of w.refused) lines.push(`  ! output ${o.output} refused (stream ${o.stream})`);
+    if (w.newDenial) lines.push(`  ! new pods would be refused: ${w.newDenial}`);
+    for (const x of w.newWarnings) lines.push(`  ! new warning: ${x}`);
+    if (w.diff) lines.push(indent(w.diff, '    '));
+    return lines.join('\n');
+  });
+  const summary = `${r.changed} of ${r.workloadsChecked} workloads change (policy in force: ${r.current}; new: ${r.next}; Kubernetes ${r.kubeVersion ?? 'version unknown'}).`;
+  return `${blocks.length ? `${blocks.join('\n\n')}\n\n` : ''}${summary}\n`;
+}
+
+export async function whatIf(argv: string[], io: Out): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { ...CLUSTER_FLAGS, policy: { type: 'string' }, 'kube-version': { type: 'string' } }, strict: true });
+  const format = outputFormat(values.output);
+  if (values.policy === undefined) throw new Error('--policy NEW.yaml is required');
+  if (values['all-namespaces'] && values.namespace !== undefined) throw new Error('use -n NAMESPACE or -A, not both');
+  const kubeVersionFlag = values['kube-version'];
+  if (kubeVersionFlag !== undefined && !parseKubeVersion(kubeVersionFlag)) throw new Error(`--kube-version must look like 1.30, not ${kubeVersionFlag}`);
+  // NEW first: a policy that does not load is exit 1 before anything is read from the cluster.
+  let text: string;
+  try {
+    text = readFileSync(values.policy, 'utf8');
+  } catch (e) {
+    throw new Error(`${values.policy}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const next = parsePolicy(text, values.policy);
+
+  const ref = configMapRef(values['policy-configmap']);
+  const { loadKubeConfig, cluster } = await import('../k8s/cluster.js');
+  const api = cluster(loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context }));
+  const current = policyFromConfigMap(await api.configMapData(ref.namespace, ref.name), ref);
+  const kubeVersion = parseKubeVersion(kubeVersionFlag ?? (await api.version().catch(() => undefined)));
+  if (!kubeVersion) io.stderr('Warning: the Kubernetes version is unknown; nativeSidecars: auto previews classic sidecars (set --kube-version)\n');
+
+  const namespaces = (values.namespace !== undefined ? [await api.namespace(values.namespace)] : await api.namespaces()).filter((n) => n !== undefined && enforcementOf(n.labels));
+  const subjects: Array<Subject & { object: Json }> = [];
+  for (const ns of namespaces) {
+    const enforcement = enforcementOf(ns!.labels)!;
+    for (const o of await api.workloads(ns!.name)) {
+      if (!isSubject(o)) continue;
+      subjects.push({ object: o.kind === 'Pod' ? (uninject(o) as Json) : o, enforcement });
+    }
+  }
+  const changes = subjects.map((s) => compareWorkload(s, { current, next, kubeVersion }));
+  const changed = changes.filter((c) => c.changed);
+  changed.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
+  const report: WhatIfReport = {
+    current: `ConfigMap ${ref.namespace}/${ref.name}`,
+    next: values.policy,
+    kubeVersion: kubeVersion ? `${kubeVersion.major}.${kubeVersion.minor}` : null,
+    workloadsChecked: changes.length,
+    changed: changed.length,
+    workloads: changed,
+  };
+  io.stdout(format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : render(report));
+  return changed.length ? 2 : 0;
+}
