@@ -61,6 +61,7 @@ export interface LivePod {
     namespace?: string;
     uid?: string;
     annotations?: Record<string, string>;
+    labels?: Record<string, string>;
     ownerReferences?: OwnerReference[];
     [k: string]: unknown;
   };
@@ -208,6 +209,19 @@ export async function owningWorkload(pod: LivePod, lookup: OwnerLookup): Promise
     workload = { kind: parent.kind, name: parent.name };
   }
   return workload;
+}
+
+/**
+ * Owners told from the pod alone, without reading the API: a Deployment's ReplicaSet is named
+ * `<deployment>-<pod-template-hash>` and its pods carry that hash as a label. (The in-server auditor
+ * uses this so that its RBAC stays pods, namespaces and events.)
+ */
+export function inferredOwners(pod: LivePod): OwnerLookup {
+  const hash = pod.metadata?.labels?.['pod-template-hash'];
+  return async (kind, _namespace, name) => {
+    if (kind === 'ReplicaSet' && hash && name.endsWith(`-${hash}`)) return [{ kind: 'Deployment', name: name.slice(0, -hash.length - 1), controller: true }];
+    return undefined;
+  };
 }
 
 const RESTARTABLE: Readonly<Record<string, string>> = { Deployment: 'deployment', StatefulSet: 'statefulset', DaemonSet: 'daemonset' };
