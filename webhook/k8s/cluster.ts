@@ -38,14 +38,27 @@ function status(e: unknown): number | undefined {
   return e instanceof ApiException ? e.code : undefined;
 }
 
+/** The API server's own message (a Status body), if any. */
+function apiMessage(e: unknown): string {
+  let body: unknown = e instanceof ApiException ? e.body : undefined;
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      return '';
+    }
+  }
+  const message = (body as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' ? `: ${message}` : '';
+}
+
 /** One line naming what was read: `listing pods in team-a: HTTP 403`. */
 async function read<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
     const code = status(e);
-    const body = e instanceof ApiException ? (e.body as { message?: string } | string | undefined) : undefined;
-    const message = typeof body === 'object' && body?.message ? `: ${body.message}` : '';
+    const message = apiMessage(e);
     throw new Error(`${what}: ${code !== undefined ? `HTTP ${code}${message}` : (e as Error).message}`);
   }
 }
