@@ -109,7 +109,9 @@ export function compareWorkload(subject: Subject, opts: WhatIfOptions): Workload
   const gained = [...now.values()].filter((s) => !was.has(s.name)).map((s) => `${s.name} (${streamText(s)})`);
   const lost = [...was.values()].filter((s) => !now.has(s.name)).map((s) => `${s.name} (${streamText(s)})`);
   const modified = [...now.values()].filter((s) => was.has(s.name) && streamText(s) !== streamText(was.get(s.name)!)).map((s) => `${s.name}: ${streamText(was.get(s.name)!)} => ${streamText(s)}`);
-  const refused = requestedOutputs(podOf(subject.object, before.kind)).filter((r) => allows(opts.current, before.namespace, r.output) && !allows(opts.next, before.namespace, r.output));
+  // A pod the webhook leaves alone under both policies (opted out, already carrying a status) loses nothing.
+  const injectable = before.injection !== undefined || after.injection !== undefined;
+  const refused = injectable ? requestedOutputs(podOf(subject.object, before.kind)).filter((r) => allows(opts.current, before.namespace, r.output) && !allows(opts.next, before.namespace, r.output)) : [];
   const oldWarnings = new Set(before.warnings);
   const newWarnings = after.warnings.filter((w) => !oldWarnings.has(w));
   const newDenial = !after.allowed && before.allowed ? after.denial : undefined;
