@@ -5,7 +5,9 @@
  */
 import { mutate } from '../../webhook/core/mutate.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
-import type { FakeApi } from './fake-api.js';
+import type { FakeApi, Obj } from './fake-api.js';
+
+type J = Record<string, any>;
 
 export const CURRENT_POLICY = `defaults:
   agent: fluent-bit
@@ -27,13 +29,12 @@ namespaces:
 `;
 
 const KUBE = { major: 1, minor: 30 };
-type Obj = Record<string, any>;
 
 export const AGGREGATOR_STREAMS = '- path: /var/log/app/app.log\n  name: app\n  output: aggregator\n- path: /var/log/app/access.log\n  name: access\n';
 export const STDOUT_STREAMS = '- path: /var/log/app/app.log\n  name: app\n  output: stdout\n';
 export const STREAMING_STREAMS = '- path: /var/log/app/access.log\n  name: access\n';
 
-export function template(streams: string, extra: Record<string, string> = {}): Obj {
+export function template(streams: string, extra: Record<string, string> = {}): J {
   return {
     metadata: { labels: { app: 'x' }, annotations: { 'sidelog.io/streams': streams, ...extra } },
     spec: { containers: [{ name: 'app', image: 'registry.example.com/app:1' }] },
@@ -43,23 +44,23 @@ export function template(streams: string, extra: Record<string, string> = {}): O
 const controller = (kind: string, name: string, apiVersion = 'apps/v1') => [{ apiVersion, kind, name, uid: `uid-${name}`, controller: true }];
 
 /** A pod made from a template, injected by the webhook core as the cluster's webhook would have. */
-export function podFrom(t: Obj, name: string, namespace: string, opts: { owners?: Obj[]; labels?: Record<string, string>; inject?: boolean } = {}): Obj {
+export function podFrom(t: J, name: string, namespace: string, opts: { owners?: J[]; labels?: Record<string, string>; inject?: boolean } = {}): Obj {
   const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { ...structuredClone(t.metadata), name, namespace, labels: { ...t.metadata.labels, ...opts.labels }, ...(opts.owners ? { ownerReferences: opts.owners } : {}) }, spec: structuredClone(t.spec) };
-  if (opts.inject === false) return pod;
+  if (opts.inject === false) return pod as Obj;
   const r = mutate({ object: pod, namespace, policy: parsePolicy(CURRENT_POLICY), kubeVersion: KUBE, enforcement: 'enabled' });
   if (!r.injection) throw new Error(`fixture pod ${name} was not injected: ${r.skip?.reason} ${r.warnings.join('; ')}`);
   return r.mutated as Obj;
 }
 
 /** Status of a running pod: every container running and ready, then the overrides by container name. */
-export function running(pod: Obj, overrides: Record<string, Obj> = {}): Obj {
-  const status = (c: { name: string }) => overrides[c.name] ?? { name: c.name, ready: true, restartCount: 0, state: { running: { startedAt: '2026-12-01T10:00:00Z' } } };
+export function running(pod: J, overrides: Record<string, J> = {}): Obj {
+  const status = (c: { name: string }): Record<string, unknown> => overrides[c.name] ?? { name: c.name, ready: true, restartCount: 0, state: { running: { startedAt: '2026-12-01T10:00:00Z' } } };
   return {
-    ...pod,
+    ...(pod as Obj),
     status: {
       phase: 'Running',
-      containerStatuses: pod.spec.containers.map((c: Obj) => ({ name: c.name, ...status(c) })),
-      ...(pod.spec.initContainers ? { initContainerStatuses: pod.spec.initContainers.map((c: Obj) => ({ name: c.name, ...status(c) })) } : {}),
+      containerStatuses: pod.spec.containers.map((c: { name: string }) => ({ name: c.name, ...status(c) })),
+      ...(pod.spec.initContainers ? { initContainerStatuses: pod.spec.initContainers.map((c: { name: string }) => ({ name: c.name, ...status(c) })) } : {}),
     },
   };
 }

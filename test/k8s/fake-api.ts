@@ -15,10 +15,12 @@ import { join } from 'node:path';
 export interface Recorded {
   readonly method: string;
   readonly path: string;
+  /** The query string, when there is one (`watch=true&resourceVersion=12`). */
+  readonly query?: string;
   readonly body?: any;
 }
 
-type Obj = { metadata: { name: string; namespace?: string; resourceVersion?: string; [k: string]: unknown }; [k: string]: any };
+export type Obj = { metadata: { name: string; namespace?: string; resourceVersion?: string; [k: string]: unknown }; [k: string]: any };
 
 /** Resources of the generic store, by URL plural: group/version and whether namespaced. */
 export const RESOURCES: Readonly<Record<string, { apiVersion: string; kind: string; namespaced: boolean }>> = {
@@ -108,7 +110,7 @@ export async function startFakeApi(): Promise<FakeApi> {
   const list = (resource: string, namespace?: string) => [...store.entries()].filter(([k]) => k.startsWith(`${resource}/${namespace ?? ''}`) && (namespace === undefined || k.startsWith(`${resource}/${namespace}/`))).map(([, o]) => o);
 
   /** GET (one, list, watch) and POST of the generic store. */
-  const generic = (req: IncomingMessage, res: ServerResponse, method: string, resource: string, namespace: string | undefined, name: string | undefined, body: any, query: URLSearchParams) => {
+  const generic = (res: ServerResponse, method: string, resource: string, namespace: string | undefined, name: string | undefined, body: any, query: URLSearchParams) => {
     const info = RESOURCES[resource]!;
     if (method === 'GET' && name) {
       const obj = store.get(keyOf(resource, namespace, name));
@@ -116,11 +118,13 @@ export async function startFakeApi(): Promise<FakeApi> {
     }
     if (method === 'GET' && query.get('watch') === 'true') {
       res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
       const from = Number(query.get('resourceVersion') ?? '0');
       for (const e of log) if (e.rv > from && e.resource === resource && (namespace === undefined || e.namespace === namespace)) res.write(`${JSON.stringify({ type: e.type, object: typed(resource, e.object) })}\n`);
       const w = { resource, namespace, res };
       watches.add(w);
-      req.on('close', () => watches.delete(w));
+      // The response closes when the client goes away (the request's own 'close' comes once its body is read).
+      res.on('close', () => watches.delete(w));
       return;
     }
     if (method === 'GET') {
@@ -139,7 +143,7 @@ export async function startFakeApi(): Promise<FakeApi> {
     const query = new URLSearchParams(search);
     const method = req.method ?? 'GET';
     const body = raw ? JSON.parse(raw) : undefined;
-    requests.push({ method, path, ...(body !== undefined ? { body } : {}) });
+    requests.push({ method, path, ...(search ? { query: search } : {}), ...(body !== undefined ? { body } : {}) });
     if (api.down) return send(res, 503, statusBody(503, 'ServiceUnavailable', 'the API server is down'));
     const f = failures.findIndex((x) => x.method === method && x.path.test(path));
     if (f >= 0) {
@@ -182,11 +186,11 @@ export async function startFakeApi(): Promise<FakeApi> {
     }
     m = /^\/(?:api\/v1|apis\/(?:apps|batch)\/v1)\/namespaces\/([^/]+)\/([a-z]+)(?:\/([^/]+))?$/.exec(path);
     if (m && RESOURCES[m[2]!]?.namespaced && `${RESOURCES[m[2]!]!.apiVersion}` === (path.startsWith('/api/v1') ? 'v1' : path.split('/').slice(2, 4).join('/'))) {
-      return generic(req, res, method, m[2]!, m[1], m[3], body, query);
+      return generic(res, method, m[2]!, m[1], m[3], body, query);
     }
     m = /^\/(?:api\/v1|apis\/(?:apps|batch)\/v1)\/([a-z]+)(?:\/([^/]+))?$/.exec(path);
     if (m && RESOURCES[m[1]!] && method === 'GET' && (!RESOURCES[m[1]!]!.namespaced ? true : m[2] === undefined)) {
-      return generic(req, res, method, m[1]!, undefined, m[2], body, query);
+      return generic(res, method, m[1]!, undefined, m[2], body, query);
     }
     return send(res, 404, statusBody(404, 'NotFound', `no route ${method} ${path}`));
   };
@@ -230,6 +234,8 @@ export async function startFakeApi(): Promise<FakeApi> {
     watching: () => watches.size,
     close: () =>
       new Promise<void>((r) => {
+        // Refuse connections opened from now on (a client still retrying), close the open ones.
+        server.on('connection', (socket) => socket.destroy());
         for (const w of watches) w.res.end();
         watches.clear();
         server.close(() => r());

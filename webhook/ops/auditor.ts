@@ -47,6 +47,8 @@ export interface Auditor {
   flush(): Promise<void>;
   /** Current findings, by `namespace/pod`. */
   findings(): ReadonlyMap<string, Finding>;
+  /** Record no more Events; resolves when the Event being written is done. */
+  close(): Promise<void>;
 }
 
 const keyOf = (p: LivePod) => `${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''}`;
@@ -76,6 +78,7 @@ export function createAuditor(deps: AuditorDeps): Auditor {
   let tokens = EVENT_BURST;
   let refilledAt = now();
   let flushing: Promise<void> | undefined;
+  let closed = false;
 
   const count = (f: Finding, by: 1 | -1) => {
     const k = `${f.namespace}\0${f.reason}`;
@@ -120,6 +123,7 @@ export function createAuditor(deps: AuditorDeps): Auditor {
 
   const flushOnce = async () => {
     for (const [key, f] of found) {
+      if (closed) return;
       if (f.reason === 'opted-out' || recorded.get(key) === f.reason) continue;
       if (!take()) {
         events.inc({ result: 'rate_limited' });
@@ -172,6 +176,10 @@ export function createAuditor(deps: AuditorDeps): Auditor {
       return flushing;
     },
     findings: () => found,
+    async close() {
+      closed = true;
+      await flushing;
+    },
   };
 }
 
@@ -213,7 +221,7 @@ export async function startAuditor(deps: Omit<AuditorDeps, 'record'> & { kube?: 
     auditor,
     async stop() {
       clearInterval(timer);
-      await Promise.all([pods.stop(), namespaces.stop()]);
+      await Promise.all([pods.stop(), namespaces.stop(), auditor.close()]);
     },
   };
 }
