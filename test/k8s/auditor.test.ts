@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../../webhook/config.js';
-import type { LivePod } from '../../webhook/core/audit.js';
+import { type LivePod, auditPod } from '../../webhook/core/audit.js';
+import { slimPod } from '../../webhook/k8s/cluster.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
 import { startServer } from '../../webhook/main.js';
 import { EVENT_BURST, EVENT_RETRY_MS, type RunningAuditor, createAuditor, startAuditor } from '../../webhook/ops/auditor.js';
@@ -138,6 +139,30 @@ describe('the auditor, over informers', () => {
     const watches = podCalls.filter((r) => r.query?.includes('watch=true'));
     expect(watches.length).toBeGreaterThanOrEqual(2);
     for (const w of watches) expect(new URLSearchParams(w.query).get('resourceVersion')).toMatch(/^\d+$/);
+  });
+});
+
+describe('slimPod: what the pod cache keeps', () => {
+  it('keeps a skeleton of pods that ask for nothing, and every finding of those that ask', async () => {
+    const api = await startFakeApi();
+    try {
+      seedCluster(api);
+      const labels = { 'sidelog.io/injection': 'enabled' };
+      const policy = parsePolicy(CURRENT_POLICY);
+      const pods = api.list('pods').map((p) => ({ ...structuredClone(p), metadata: { ...structuredClone(p.metadata), managedFields: [{ manager: 'kubelet', fieldsV1: { 'f:status': {} } }] } }) as LivePod);
+      expect(pods.length).toBe(11);
+      for (const pod of pods) {
+        const slim = structuredClone(pod);
+        slimPod(slim);
+        expect(slim.metadata?.managedFields).toBeUndefined();
+        expect([pod.metadata?.name, auditPod(slim, { namespaceLabels: labels, policy })]).toEqual([pod.metadata?.name, auditPod(pod, { namespaceLabels: labels, policy })]);
+      }
+      const nolog = pods.find((p) => p.metadata?.name === 'nolog')!;
+      slimPod(nolog);
+      expect(nolog).toEqual({ metadata: { name: 'nolog', namespace: 'team-a', uid: 'uid-nolog', resourceVersion: expect.any(String) } });
+    } finally {
+      await api.close();
+    }
   });
 });
 

@@ -234,9 +234,39 @@ function inform<T extends { metadata?: object }>(kc: KubeConfig, path: string, l
   };
 }
 
+/**
+ * Cut a pod down, in place, to what the auditor reads. The informer's cache holds the very object
+ * its callbacks receive, so this bounds the memory of a cluster-wide pod cache: a pod that asks for
+ * no streams keeps only name, namespace, uid and resourceVersion (what the cache compares); one
+ * that asks keeps annotations, labels and owners, and its container names and statuses once injected
+ * (its whole spec while not injected).
+ */
+export function slimPod(pod: LivePod): void {
+  const m = pod.metadata;
+  if (!m) return;
+  const asks = typeof m.annotations?.['sidelog.io/streams'] === 'string';
+  for (const key of Object.keys(m)) {
+    if (!['name', 'namespace', 'uid', 'resourceVersion', ...(asks ? ['annotations', 'labels', 'ownerReferences'] : [])].includes(key)) delete m[key];
+  }
+  if (!asks) {
+    delete pod.spec;
+    delete pod.status;
+    return;
+  }
+  // A pod never injected keeps its whole spec: the audit previews it to tell not-injectable apart.
+  if (typeof m.annotations?.['sidelog.io/status'] !== 'string') return;
+  const names = (cs: Array<{ name: string; restartPolicy?: string }> | undefined) => cs?.map((c) => ({ name: c.name, ...(c.restartPolicy ? { restartPolicy: c.restartPolicy } : {}) }));
+  pod.spec = { containers: names(pod.spec?.containers) ?? [], ...(pod.spec?.initContainers ? { initContainers: names(pod.spec.initContainers) } : {}) };
+  if (pod.status) pod.status = { phase: pod.status.phase, containerStatuses: pod.status.containerStatuses, initContainerStatuses: pod.status.initContainerStatuses };
+}
+
 export function informPods(kc: KubeConfig, h: InformerHandlers<LivePod>): Informing {
   const core = kc.makeApiClient(CoreV1Api);
-  return inform(kc, '/api/v1/pods', () => core.listPodForAllNamespaces() as never, h);
+  const slim = (fn: (p: LivePod) => void) => (p: LivePod) => {
+    slimPod(p);
+    fn(p);
+  };
+  return inform(kc, '/api/v1/pods', () => core.listPodForAllNamespaces() as never, { ...h, upsert: slim(h.upsert), remove: slim(h.remove) });
 }
 
 export function informNamespaces(kc: KubeConfig, h: InformerHandlers<{ metadata?: { name?: string; labels?: Record<string, string> } }>): Informing {
