@@ -59,6 +59,13 @@ describe('sidelog audit', () => {
     expect(reads.sort()).toEqual(['/apis/apps/v1/namespaces/team-a/replicasets/web-5d4f8', '/apis/batch/v1/namespaces/team-a/jobs/nightly-29001']);
   });
 
+  it('reads lists a page (500) at a time', async () => {
+    for (let i = 0; i < 1100; i++) api.put('pods', { metadata: { name: `bulk-${i}`, namespace: 'bulk' }, spec: { containers: [{ name: 'a', image: 'a' }] } });
+    const r = await audit('-A', '-o', 'json');
+    expect(JSON.parse(r.stdout).podsChecked).toBe(1111);
+    expect(api.requests.filter((q) => q.path === '/api/v1/pods').map((q) => q.query)).toEqual(['limit=500', 'continue=500&limit=500', 'continue=1000&limit=500']);
+  });
+
   it('-n limits the audit to one namespace; a clean namespace exits 0', async () => {
     const one = await audit('-n', 'plain', '-o', 'json');
     expect(one.status).toBe(1);

@@ -122,6 +122,15 @@ describe('the auditor, over informers', () => {
     expect(await gauge(registry)).toEqual({ 'plain/not-injected': 2 });
   });
 
+  it('lists pods a page at a time', async () => {
+    for (let i = 0; i < 1100; i++) api.put('pods', { metadata: { name: `bulk-${i}`, namespace: 'team-a' }, spec: { containers: [{ name: 'a', image: 'a' }] } });
+    api.put('pods', running(podFrom(template(STDOUT_STREAMS), 'after-the-bulk', 'team-a', { inject: false })));
+    await start();
+    await until(async () => expect((await gauge(registry))['team-a/not-injected']).toBe(2));
+    const lists = api.requests.filter((q) => q.path === '/api/v1/pods' && !q.query?.includes('watch=true')).map((q) => q.query);
+    expect(lists).toEqual(['limit=500', 'continue=500&limit=500', 'continue=1000&limit=500']);
+  });
+
   it('a closed watch reconnects from where it was; a failed list is retried with backoff', async () => {
     api.failNext('GET', /^\/api\/v1\/pods$/, 500);
     await start();

@@ -128,7 +128,12 @@ export async function startFakeApi(): Promise<FakeApi> {
       return;
     }
     if (method === 'GET') {
-      return send(res, 200, { apiVersion: info.apiVersion, kind: `${info.kind}List`, metadata: { resourceVersion: String(version) }, items: list(resource, namespace) });
+      // Pages: `limit`, and `continue` as the offset of the next page.
+      const all = list(resource, namespace);
+      const limit = Number(query.get('limit') ?? '0') || all.length;
+      const start = Number(query.get('continue') ?? '0');
+      const more = start + limit < all.length;
+      return send(res, 200, { apiVersion: info.apiVersion, kind: `${info.kind}List`, metadata: { resourceVersion: String(version), ...(more ? { continue: String(start + limit) } : {}) }, items: all.slice(start, start + limit) });
     }
     if (method === 'POST' && !name) {
       const key = keyOf(resource, namespace, body?.metadata?.name);

@@ -266,7 +266,22 @@ export function informPods(kc: KubeConfig, h: InformerHandlers<LivePod>): Inform
     slimPod(p);
     fn(p);
   };
-  return inform(kc, '/api/v1/pods', () => core.listPodForAllNamespaces() as never, { ...h, upsert: slim(h.upsert), remove: slim(h.remove) });
+  // The list is read a page at a time and each page cut down before the next, so a large cluster's
+  // full pod list is never in memory at once.
+  const list = async () => {
+    const items: LivePod[] = [];
+    let resourceVersion: string | undefined;
+    let cont: string | undefined;
+    do {
+      const page = await core.listPodForAllNamespaces({ limit: LIMIT, _continue: cont });
+      for (const p of page.items as LivePod[]) slimPod(p);
+      items.push(...(page.items as LivePod[]));
+      resourceVersion ??= page.metadata?.resourceVersion;
+      cont = page.metadata?._continue || undefined;
+    } while (cont);
+    return { metadata: { resourceVersion }, items };
+  };
+  return inform(kc, '/api/v1/pods', list as never, { ...h, upsert: slim(h.upsert), remove: slim(h.remove) });
 }
 
 export function informNamespaces(kc: KubeConfig, h: InformerHandlers<{ metadata?: { name?: string; labels?: Record<string, string> } }>): Informing {
