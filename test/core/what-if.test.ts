@@ -75,13 +75,14 @@ describe('compareWorkload', () => {
   it('an output newly allowed: the stream is gained', () => {
     const r = compare({ ...deployment(AGG), metadata: { name: 'web', namespace: 'team-b' } }, POLICY.replace('"*": {outputs: [stdout]}', '"*": {outputs: [stdout, aggregator]}'));
     expect(r).toMatchObject({ gained: ['app (agent -> aggregator, container app)'], lost: [], refused: [] });
-    expect(r.diff).toMatch(/^--- \/dev\/null\n\+\+\+ new\/fluent-bit\.conf$/m);
+    expect(r.diff).toMatch(/^new\/fluent-bit\.conf: added \(\d+ lines\)$/m);
   });
 
   it('a default agent change modifies nothing a stream names, but the configs and sidecars differ', () => {
     const r = compare(deployment(AGG), `defaults: {agent: fluentd}\n${POLICY}`);
     expect(r.modified).toEqual([]);
-    expect(r.diff).toContain('+++ new/fluent.conf');
+    expect(r.diff).toMatch(/^current\/fluent-bit\.conf: removed \(\d+ lines\)\n/m);
+    expect(r.diff).toMatch(/^new\/fluent\.conf: added \(\d+ lines\)$/m);
     expect(r.diff).toMatch(/^-\s+image: cr\.fluentbit\.io/m);
   });
 });

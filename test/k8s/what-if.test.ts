@@ -65,8 +65,7 @@ describe('sidelog what-if', () => {
     });
     expect(web.newDenial).toBeUndefined();
     // The agent's config goes away, and with it the agent sidecar.
-    expect(web.diff).toMatch(/^--- current\/fluent-bit\.conf\n\+\+\+ \/dev\/null\n@@ /m);
-    expect(web.diff).toMatch(/^-\s+Name\s+forward$/m);
+    expect(web.diff).toMatch(/^current\/fluent-bit\.conf: removed \(43 lines\)$/m);
     expect(web.diff).toMatch(/^--- current\/sidecars\.yaml\n\+\+\+ new\/sidecars\.yaml\n/m);
     expect(web.diff).toMatch(/^-- name: sidelog-agent$/m);
     // The bare pod gives the same answer as the Deployment with the same template.
@@ -95,9 +94,21 @@ describe('sidelog what-if', () => {
     expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('5 of 10 workloads change (policy in force: ConfigMap sidelog/sidelog-policy; new: ' + join(dir, 'images.yaml') + '; Kubernetes 1.30).');
   });
 
-  it('the table names each change on its own line', async () => {
+  it('the table names each change on its own line, once for the workloads that share it', async () => {
     const r = await whatIf('--policy', file('no-aggregator.yaml', NO_AGGREGATOR_POLICY));
-    expect(r.stdout).toContain('deployment/web -n team-a\n  - stream app (agent -> aggregator, container app)\n  ! output aggregator refused (stream app)\n  ! new warning: sidelog: sidelog.io/streams[0].output');
+    expect(r.stdout).toContain([
+      'deployment/web -n team-a',
+      'job/once -n team-a',
+      'pod/starting -n team-a',
+      'replicaset/lonely -n team-a',
+      '  - stream app (agent -> aggregator, container app)',
+      '  ! output aggregator refused (stream app)',
+      '  ! new warning: sidelog: sidelog.io/streams[0].output: output "aggregator" is not allowed in namespace team-a (allowed: stdout)',
+      '    current/fluent-bit.conf: removed (43 lines)',
+      '    current/parsers.conf: removed (1 lines)',
+      '    --- current/sidecars.yaml',
+    ].join('\n'));
+    expect(r.stdout.match(/current\/fluent-bit\.conf: removed/g)).toHaveLength(1);
   });
 
   it('a NEW policy that does not load: exit 1, the message names the file and field, nothing is read from the cluster', async () => {

@@ -39,7 +39,10 @@ export interface WorkloadChange {
   readonly newWarnings: string[];
   /** Set when a `required` namespace would refuse the workload's new pods under the new policy only. */
   readonly newDenial?: string;
-  /** Unified diff of the generated agent configs and the sidecar containers ('' when equal). */
+  /**
+   * Unified diff of the generated agent configs and the sidecar containers ('' when equal); a file
+   * that comes or goes entirely is one line (`current/fluent-bit.conf: removed (43 lines)`).
+   */
   readonly diff: string;
 }
 
@@ -81,7 +84,17 @@ function unifiedDiff(before: Map<string, string>, after: Map<string, string>, co
     const a = before.get(n) ?? '';
     const b = after.get(n) ?? '';
     if (a === b) continue;
-    const patch = createTwoFilesPatch(before.has(n) ? `current/${n}` : '/dev/null', after.has(n) ? `new/${n}` : '/dev/null', a, b, undefined, undefined, { context });
+    // A file that comes or goes entirely is one line, not its whole text.
+    const lines = (t: string) => t.split('\n').length - (t.endsWith('\n') ? 1 : 0);
+    if (!after.has(n)) {
+      parts.push(`current/${n}: removed (${lines(a)} lines)`);
+      continue;
+    }
+    if (!before.has(n)) {
+      parts.push(`new/${n}: added (${lines(b)} lines)`);
+      continue;
+    }
+    const patch = createTwoFilesPatch(`current/${n}`, `new/${n}`, a, b, undefined, undefined, { context });
     // Drop the `====` banner and the `Index:` line the library adds.
     parts.push(patch.split('\n').filter((l) => !/^(=+|Index: .*)$/.test(l)).join('\n').trimEnd());
   }

@@ -50,16 +50,31 @@ function indent(text: string, by: string): string {
   return text.trimEnd().split('\n').map((l) => `${by}${l}`).join('\n');
 }
 
+/** Lines of diff shown per change in the table (-o json has all of it). */
+const MAX_DIFF_LINES = 40;
+
 function render(r: WhatIfReport): string {
-  const blocks = r.workloads.map((w) => {
-    const lines = [`${w.kind.toLowerCase()}/${w.name} -n ${w.namespace}`];
+  // Workloads whose change is the same (one template, several kinds) are listed together.
+  const groups = new Map<string, WorkloadChange[]>();
+  for (const w of r.workloads) {
+    const { kind: _k, name: _n, namespace: _ns, ...change } = w;
+    const key = JSON.stringify(change);
+    groups.set(key, [...(groups.get(key) ?? []), w]);
+  }
+  const blocks = [...groups.values()].map((ws) => {
+    const w = ws[0]!;
+    const lines = ws.map((x) => `${x.kind.toLowerCase()}/${x.name} -n ${x.namespace}`);
     for (const s of w.gained) lines.push(`  + stream ${s}`);
     for (const s of w.lost) lines.push(`  - stream ${s}`);
     for (const s of w.modified) lines.push(`  ~ stream ${s}`);
     for (const o of w.refused) lines.push(`  ! output ${o.output} refused (stream ${o.stream})`);
     if (w.newDenial) lines.push(`  ! new pods would be refused: ${w.newDenial}`);
     for (const x of w.newWarnings) lines.push(`  ! new warning: ${x}`);
-    if (w.diff) lines.push(indent(w.diff, '    '));
+    if (w.diff) {
+      const diff = w.diff.trimEnd().split('\n');
+      const shown = diff.length > MAX_DIFF_LINES ? [...diff.slice(0, MAX_DIFF_LINES), `... ${diff.length - MAX_DIFF_LINES} more lines (-o json shows all)`] : diff;
+      lines.push(indent(shown.join('\n'), '    '));
+    }
     return lines.join('\n');
   });
   const summary = `${r.changed} of ${r.workloadsChecked} workloads change (policy in force: ${r.current}; new: ${r.next}; Kubernetes ${r.kubeVersion ?? 'version unknown'}).`;
