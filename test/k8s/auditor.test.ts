@@ -90,6 +90,18 @@ describe('the auditor, over informers', () => {
     expect(api.requests.filter((r) => r.method === 'GET' && !/^\/api\/v1\/(pods|namespaces)$/.test(r.path))).toEqual([]);
   });
 
+  it('two replicas record one Event per pod between them', async () => {
+    await start();
+    const second = await startAuditor({ registry: new Registry(), policy: () => parsePolicy(CURRENT_POLICY), log: { warn: () => undefined, info: () => undefined }, kube: { kubeconfig: api.kubeconfig } });
+    try {
+      await until(() => expect(api.requests.filter((r) => r.method === 'POST').length).toBe(10));
+      expect(events(api)).toHaveLength(5);
+      expect(second.auditor.findings().size).toBe(6);
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('follows watch events: deletes, new pods, updates, namespace labels; the gauge always equals the findings', async () => {
     await start();
     await until(async () => expect(await gauge(registry)).toEqual(TEAM_A));

@@ -4,6 +4,7 @@
  * Everything returned is plain JSON with `kind` set (list items come without it), so the pure core
  * never sees the client's model classes. Decisions live in webhook/core/audit.ts and what-if.ts.
  */
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { AppsV1Api, ApiException, BatchV1Api, CoreV1Api, type CoreV1Event, KubeConfig, VersionApi, makeInformer } from '@kubernetes/client-node';
 import type { LivePod, OwnerLookup, OwnerReference } from '../core/audit.js';
@@ -304,14 +305,20 @@ export interface PodEvent {
   readonly message: string;
 }
 
-/** Create a Warning Event on a pod (core/v1 events: create is all it needs). */
+/**
+ * Create a Warning Event on a pod (core/v1 events: create is all it needs). The Event's name is
+ * derived from the pod's uid and the reason, so the webhook's replicas, each running an auditor,
+ * record one Event per pod and reason between them: the second create is refused (409) and counts
+ * as recorded.
+ */
 export function podEventRecorder(kc: KubeConfig, now: () => Date = () => new Date()): (e: PodEvent) => Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
   const instance = hostname();
   return async (e) => {
     const time = now();
+    const id = createHash('sha256').update(`${e.uid ?? `${e.namespace}/${e.pod}`}\0${e.reason}`).digest('hex').slice(0, 12);
     const body: CoreV1Event = {
-      metadata: { name: `${e.pod.slice(0, 200)}.${time.getTime().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`, namespace: e.namespace },
+      metadata: { name: `${e.pod.slice(0, 200)}.sidelog.${id}`, namespace: e.namespace },
       involvedObject: { apiVersion: 'v1', kind: 'Pod', name: e.pod, namespace: e.namespace, ...(e.uid ? { uid: e.uid } : {}) },
       reason: e.reason,
       message: e.message.slice(0, 1024),
@@ -323,6 +330,11 @@ export function podEventRecorder(kc: KubeConfig, now: () => Date = () => new Dat
       lastTimestamp: time,
       count: 1,
     };
-    await read(`recording an Event on pod ${e.namespace}/${e.pod}`, () => core.createNamespacedEvent({ namespace: e.namespace, body }));
+    try {
+      await core.createNamespacedEvent({ namespace: e.namespace, body });
+    } catch (err) {
+      if (status(err) === 409) return; // another replica recorded it
+      await read(`recording an Event on pod ${e.namespace}/${e.pod}`, () => Promise.reject(err));
+    }
   };
 }
