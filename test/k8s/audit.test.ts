@@ -2,27 +2,16 @@
  * `sidelog audit` against the local API server: every reason, the owning workload followed through
  * the API (and each owner read once), the fix, exit codes, JSON and table output.
  */
-import { main } from '../../webhook/cli.js';
-import { seedCluster } from './cluster-fixture.js';
-import { type FakeApi, startFakeApi } from './fake-api.js';
+import { runCli, useSeededApi } from './cluster-fixture.js';
+import type { FakeApi } from './fake-api.js';
 
+const cluster = useSeededApi();
 let api: FakeApi;
-beforeEach(async () => {
-  api = await startFakeApi();
-  seedCluster(api);
-});
-afterEach(async () => {
-  await api.close();
+beforeEach(() => {
+  api = cluster();
 });
 
-async function run(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const status = await main(args, { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), readStdin: () => '' });
-  return { status, stdout, stderr };
-}
-
-const audit = (...args: string[]) => run(['audit', '--kubeconfig', api.kubeconfig, ...args]);
+const audit = (...args: string[]) => runCli(['audit', '--kubeconfig', api.kubeconfig, ...args]);
 
 describe('sidelog audit', () => {
   it('-A -o json: one finding per affected pod, with its reason, workload and fix; exit 1', async () => {

@@ -3,9 +3,10 @@
  * unlabelled namespaces, the policy ConfigMap, workloads of every kind and their pods, one pod per
  * audit reason, built with the real webhook core (an injected pod is what `mutate` makes of it).
  */
+import { main } from '../../webhook/cli.js';
 import { mutate } from '../../webhook/core/mutate.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
-import type { FakeApi, Obj } from './fake-api.js';
+import { type FakeApi, type Obj, startFakeApi } from './fake-api.js';
 
 type J = Record<string, any>;
 
@@ -117,4 +118,25 @@ export function seedCluster(api: FakeApi): void {
 
   // In a namespace nobody labelled.
   api.put('pods', running(podFrom(template(STDOUT_STREAMS), 'legacy', 'plain', { inject: false })));
+}
+
+/** A fake API server seeded with seedCluster for each test of the calling file. */
+export function useSeededApi(): () => FakeApi {
+  let api: FakeApi;
+  beforeEach(async () => {
+    api = await startFakeApi();
+    seedCluster(api);
+  });
+  afterEach(async () => {
+    await api.close();
+  });
+  return () => api;
+}
+
+/** Run the CLI in this process; its exit status and what it wrote. */
+export async function runCli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const status = await main(args, { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), readStdin: () => '' });
+  return { status, stdout, stderr };
 }

@@ -6,9 +6,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../webhook/cli.js';
-import { CURRENT_POLICY, NO_AGGREGATOR_POLICY, seedCluster } from './cluster-fixture.js';
-import { type FakeApi, startFakeApi } from './fake-api.js';
+import { CURRENT_POLICY, NO_AGGREGATOR_POLICY, runCli, useSeededApi } from './cluster-fixture.js';
+import type { FakeApi } from './fake-api.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sidelog-what-if-'));
 const file = (name: string, text: string) => {
@@ -17,21 +16,13 @@ const file = (name: string, text: string) => {
   return p;
 };
 
+const cluster = useSeededApi();
 let api: FakeApi;
-beforeEach(async () => {
-  api = await startFakeApi();
-  seedCluster(api);
-});
-afterEach(async () => {
-  await api.close();
+beforeEach(() => {
+  api = cluster();
 });
 
-async function whatIf(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const status = await main(['what-if', '--kubeconfig', api.kubeconfig, ...args], { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), readStdin: () => '' });
-  return { status, stdout, stderr };
-}
+const whatIf = (...args: string[]) => runCli(['what-if', '--kubeconfig', api.kubeconfig, ...args]);
 
 describe('sidelog what-if', () => {
   it('the same policy changes nothing: exit 0 (running bare pods are un-injected before the comparison)', async () => {
