@@ -3,9 +3,10 @@
  * (every kind, owned objects through their owner, bare pods un-injected), a policy change that
  * removes an output, an unchanged policy, a bad NEW policy, exit codes, JSON and table output.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CURRENT_POLICY, NO_AGGREGATOR_POLICY, runCli, useSeededApi } from './cluster-fixture.js';
 import type { FakeApi } from './fake-api.js';
 
@@ -116,5 +117,33 @@ describe('sidelog what-if', () => {
     const r = await whatIf('--policy', file('same.yaml', CURRENT_POLICY));
     expect(r).toEqual({ status: 1, stdout: '', stderr: 'sidelog what-if: ConfigMap sidelog/sidelog-policy: not found (is sidelog installed? use --policy-configmap NAMESPACE/NAME)\n' });
     expect((await whatIf()).stderr).toBe('sidelog what-if: --policy NEW.yaml is required\n');
+  });
+
+  it('-n: a namespace that does not exist is an error; one not labelled changes nothing, and says why', async () => {
+    const policy = file('no-aggregator.yaml', NO_AGGREGATOR_POLICY);
+    expect(await whatIf('--policy', policy, '-n', 'nope')).toEqual({ status: 1, stdout: '', stderr: 'sidelog what-if: namespace nope not found\n' });
+    const plain = await whatIf('--policy', policy, '-n', 'plain', '-o', 'json');
+    expect(plain.status).toBe(0);
+    expect(plain.stderr).toBe('Warning: namespace plain is not labelled sidelog.io/injection=enabled|required: the webhook injects nothing there under either policy\n');
+    expect(JSON.parse(plain.stdout)).toMatchObject({ workloadsChecked: 0, changed: 0 });
+  });
+});
+
+describe('the sidelog command (bin/sidelog.js) exits with these statuses', () => {
+  /** The built command in a child process (asynchronously: the fake API answers from this one). */
+  const sidelog = (args: string[]) =>
+    new Promise<{ status: number | null; stdout: string }>((done) => {
+      const child = spawn(process.execPath, [resolve(import.meta.dirname, '../../bin/sidelog.js'), ...args, '--kubeconfig', api.kubeconfig], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.on('close', (status) => done({ status, stdout }));
+    });
+
+  it('audit: 1 when something is found, 0 when clean; what-if: 2 when something changes, 0 when not', async () => {
+    expect((await sidelog(['audit', '-A', '-o', 'json'])).status).toBe(1);
+    expect((await sidelog(['audit', '-n', 'payments'])).status).toBe(0);
+    const changes = await sidelog(['what-if', '--policy', file('no-aggregator.yaml', NO_AGGREGATOR_POLICY), '-o', 'json']);
+    expect([changes.status, JSON.parse(changes.stdout).changed]).toEqual([2, 4]);
+    expect((await sidelog(['what-if', '--policy', file('same.yaml', CURRENT_POLICY)])).status).toBe(0);
   });
 });

@@ -104,11 +104,16 @@ export async function whatIf(argv: string[], io: Out): Promise<number> {
   const kubeVersion = parseKubeVersion(kubeVersionFlag ?? (await api.version().catch(() => undefined)));
   if (!kubeVersion) io.stderr('Warning: the Kubernetes version is unknown; nativeSidecars: auto previews classic sidecars (set --kube-version)\n');
 
-  const namespaces = (values.namespace !== undefined ? [await api.namespace(values.namespace)] : await api.namespaces()).filter((n) => n !== undefined && enforcementOf(n.labels));
+  const all = await (values.namespace !== undefined ? api.namespace(values.namespace).then((n) => (n ? [n] : [])) : api.namespaces());
+  if (values.namespace !== undefined) {
+    if (!all.length) throw new Error(`namespace ${values.namespace} not found`);
+    if (!enforcementOf(all[0]!.labels)) io.stderr(`Warning: namespace ${values.namespace} is not labelled sidelog.io/injection=enabled|required: the webhook injects nothing there under either policy\n`);
+  }
+  const namespaces = all.filter((n) => enforcementOf(n.labels));
   const subjects: Array<Subject & { object: Json }> = [];
   for (const ns of namespaces) {
-    const enforcement = enforcementOf(ns!.labels)!;
-    for (const o of await api.workloads(ns!.name)) {
+    const enforcement = enforcementOf(ns.labels)!;
+    for (const o of await api.workloads(ns.name)) {
       if (!isSubject(o)) continue;
       subjects.push({ object: o.kind === 'Pod' ? (uninject(o) as Json) : o, enforcement });
     }
