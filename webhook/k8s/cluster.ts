@@ -220,6 +220,8 @@ function inform<T extends { metadata?: object }>(kc: KubeConfig, path: string, l
     failures++;
     const delay = backoffMs(failures);
     h.error(e, delay);
+    // One restart pending at a time: errors in a burst must not start two watches.
+    clearTimeout(timer);
     timer = setTimeout(() => {
       if (!stopped) void informer.start().catch(() => undefined);
     }, delay);
