@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../../webhook/config.js';
 import { type LivePod, auditPod } from '../../webhook/core/audit.js';
-import { slimPod } from '../../webhook/k8s/cluster.js';
+import { backoffMs, slimPod } from '../../webhook/k8s/cluster.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
 import { startServer } from '../../webhook/main.js';
 import { EVENT_BURST, EVENT_RETRY_MS, type RunningAuditor, createAuditor, startAuditor } from '../../webhook/ops/auditor.js';
@@ -160,6 +160,12 @@ describe('the auditor, over informers', () => {
     const watches = podCalls.filter((r) => r.query?.includes('watch=true'));
     expect(watches.length).toBeGreaterThanOrEqual(2);
     for (const w of watches) expect(new URLSearchParams(w.query).get('resourceVersion')).toMatch(/^\d+$/);
+  });
+});
+
+describe('informer restarts', () => {
+  it('wait 1 s after the first error, doubling up to 60 s', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 20].map(backoffMs)).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000]);
   });
 });
 
