@@ -101,6 +101,6 @@ describe('kubectl sidelog', () => {
     const r = kubectl(['sidelog', 'preview', '-f', pod, '--kubeconfig', kubeconfig, '--context', 'nope']);
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('kubectl sidelog preview: --context: no context "nope" in the kubeconfig\n');
+    expect(r.stderr).toBe('kubectl sidelog preview: --context: no context "nope" in the kubeconfig (contexts: team-a, payments, bare)\n');
   });
 });

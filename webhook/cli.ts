@@ -15,6 +15,8 @@ import { diagnostics, jsonAnswer, parseManifestDocuments, previewManifest } from
 import type { KubeTarget } from './k8s/kubeconfig.js';
 import { loadConfig } from './config.js';
 import { SERVE_FLAGS, flagsToConfig, startServer, tryItText } from './main.js';
+import { AUDIT_FLAGS, AUDIT_USAGE, audit } from './ops/audit.js';
+import { WHAT_IF_FLAGS, WHAT_IF_USAGE, whatIf } from './ops/what-if.js';
 
 export interface Io {
   readonly stdout: (s: string) => void;
@@ -36,7 +38,7 @@ export const processIo: Io = {
 export const USAGES: Record<string, string> = {
   serve: `serve [--policy FILE] [--tls-cert FILE --tls-key FILE] [--port 8443] [--host 0.0.0.0]
       [--kube-version 1.30 | --discover-version] [--cert-dir .sidelog] [--body-limit BYTES]
-      [--log-level info] [--watch-interval MS] [--shutdown-seconds 20]
+      [--log-level info] [--watch-interval MS] [--shutdown-seconds 20] [--audit]
     Run the webhook over HTTPS. Settings can also come from SIDELOG_* env vars; flags win.
 `,
   preview: `preview -f|--filename MANIFEST|- [--policy FILE] [--kube-version 1.30] [-n|--namespace NS] [--required]
@@ -49,6 +51,8 @@ export const USAGES: Record<string, string> = {
       [--ca-secret sidelog-ca] [--webhook sidelog] [--days 365] [--ca-days 3650] [--renew-before-days 30]
     Issue or renew the serving certificate, store it in a Secret and the CA in the webhook's caBundle.
 `,
+  audit: AUDIT_USAGE,
+  'what-if': WHAT_IF_USAGE,
 };
 
 const GLOBAL_FLAGS = `Flags for every command:
@@ -127,7 +131,7 @@ const CERTS_FLAGS = {
 } as const;
 
 /** The flags each subcommand accepts (parseArgs tables), beside --kubeconfig/--context and --help. */
-export const FLAGS: Record<string, Readonly<Record<string, unknown>>> = { serve: SERVE_FLAGS, preview: PREVIEW_FLAGS, certs: CERTS_FLAGS };
+export const FLAGS: Record<string, Readonly<Record<string, unknown>>> = { serve: SERVE_FLAGS, preview: PREVIEW_FLAGS, certs: CERTS_FLAGS, audit: AUDIT_FLAGS, 'what-if': WHAT_IF_FLAGS };
 
 async function preview(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
@@ -218,7 +222,7 @@ async function certs(argv: string[], io: Io): Promise<number> {
 
 export type Command = (argv: string[], io: Io) => Promise<number>;
 
-export const COMMANDS: Record<string, Command> = { serve, preview, certs };
+export const COMMANDS: Record<string, Command> = { serve, preview, certs, audit, 'what-if': whatIf };
 
 export const KUBECTL_PROGRAM = 'kubectl sidelog';
 

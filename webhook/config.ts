@@ -28,6 +28,8 @@ export const ConfigSchema = z
     watchInterval: intText(50, 600_000).default(2000),
     /** Seconds to finish in-flight requests on SIGTERM. */
     shutdownSeconds: intText(0, 300).default(20),
+    /** Run the in-server auditor (webhook/ops/auditor.ts); needs the RBAC of manifests/components/auditor. */
+    audit: boolText.default(false),
   })
   .superRefine((c, ctx) => {
     if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
@@ -51,6 +53,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   logLevel: 'SIDELOG_LOG_LEVEL',
   watchInterval: 'SIDELOG_WATCH_INTERVAL_MS',
   shutdownSeconds: 'SIDELOG_SHUTDOWN_SECONDS',
+  audit: 'SIDELOG_AUDIT',
 };
 
 const FLAG_OF = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;

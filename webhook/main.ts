@@ -29,6 +29,8 @@ export interface Running {
 export interface StartOptions {
   /** Where the Kubernetes version comes from when neither --kube-version nor the env sets one. */
   readonly discoverVersion?: () => Promise<string | undefined>;
+  /** Where the auditor (--audit) finds the cluster; default: in-cluster service account, $KUBECONFIG. */
+  readonly kube?: { readonly kubeconfig?: string; readonly context?: string };
 }
 
 /** Start the webhook from a validated configuration. Throws (one line) when policy or certificate is unusable. */
@@ -98,6 +100,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     }),
   );
 
+  const auditor = config.audit
+    ? await (await import('./ops/auditor.js')).startAuditor({ registry: metrics.registry, policy: () => policies.current(), kubeVersion: () => kubeVersion, log: app.log, ...(opts.kube ? { kube: opts.kube } : {}) })
+    : undefined;
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -111,6 +116,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     keyFile: tlsFiles.keyFile,
     close: async () => {
       for (const w of watchers) w.close();
+      await auditor?.stop();
       await app.close();
     },
   };
@@ -129,6 +135,7 @@ export const SERVE_FLAGS = {
   'log-level': { type: 'string' },
   'watch-interval': { type: 'string' },
   'shutdown-seconds': { type: 'string' },
+  audit: { type: 'boolean' },
 } as const;
 
 /** Flags as config keys: `--tls-cert` -> `tlsCert`. */

@@ -14,6 +14,8 @@ import { InputError } from './problems.js';
 import { TEMPLATE_PATH, admissionPod, withSidelogChanges } from './workload-pod.js';
 import { YamlError, parseYamlDocuments } from './yaml.js';
 
+export { TEMPLATE_PATH };
+
 export const PREVIEW_KINDS = ['Pod', ...Object.keys(TEMPLATE_PATH)];
 
 export interface PreviewOptions {

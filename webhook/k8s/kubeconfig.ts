@@ -16,7 +16,7 @@ export function loadKubeConfig(target: KubeTarget = {}): KubeConfig {
   if (target.kubeconfig !== undefined) kc.loadFromFile(target.kubeconfig);
   else kc.loadFromDefault();
   if (target.context !== undefined) {
-    if (!kc.getContextObject(target.context)) throw new Error(`--context: no context "${target.context}" in the kubeconfig`);
+    if (!kc.getContextObject(target.context)) throw new Error(`--context: no context "${target.context}" in the kubeconfig (contexts: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
     kc.setCurrentContext(target.context);
   }
   return kc;
