@@ -70,7 +70,7 @@ describe('certificate rotation', () => {
       expect(seen).toContain(newPrint);
       expect(done).toBeGreaterThan(50);
       expect(failures).toBe(0);
-      const expiry = Number(/^sidelog_certificate_expiry_seconds (\S+)$/m.exec((await fresh.get('/metrics')).text)?.[1]);
+      const expiry = Number(/^sidelog_certificate_expiry_seconds (\S+)$/m.exec((await server.preview.get('/metrics')).text)?.[1]);
       expect(Math.abs(expiry - (certInfo(second.cert).notAfter.getTime() - Date.now()) / 1000)).toBeLessThan(60);
     } finally {
       stop = true;
