@@ -1,7 +1,7 @@
 /**
  * Caps on work in flight. A request over its listener's cap is answered at once, before its body
- * is read (429 BUSY, `Retry-After: 1`, and the connection closed so that the unread body costs
- * nothing), instead of adding its body and its work to memory. Each cap counts requests and the
+ * is parsed (429 BUSY, `Retry-After: 1`; Node reads the rest of the body and drops it chunk by
+ * chunk, so the client always gets its answer), instead of adding its body and its work to memory. Each cap counts requests and the
  * body bytes they announced (Content-Length; the body limit when they announced none).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -65,7 +65,7 @@ export function limitInFlight(app: FastifyInstance, cap: Cap, paths: readonly st
     if (!limited.has(req.routeOptions.url ?? '')) return;
     const release = cap.tryEnter(announcedBytes(req, bodyLimit));
     if (!release) {
-      reply.header('retry-after', '1').header('connection', 'close');
+      reply.header('retry-after', '1');
       throw httpError('BUSY', `${cap.limits.requests} requests or ${Math.round(cap.limits.bytes / 1024)} KiB of bodies already in flight`);
     }
     reply.raw.once('close', release);

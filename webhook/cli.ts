@@ -25,7 +25,10 @@ const defaultIo: Io = {
 };
 
 const USAGE = `Usage:
-  sidelog serve   [--policy FILE] [--tls-cert FILE --tls-key FILE] [--port 8443] [--kube-version X.Y]
+  sidelog serve   [--policy FILE] [--tls-cert FILE --tls-key FILE] [--port 8443] [--preview-port 8444]
+                  [--host ::] [--kube-version X.Y] [--max-reviews 64] [--max-review-bytes 16777216]
+                  [--preview-workers 1] [--max-previews 4] [--preview-heap-mb 48]
+                  (/mutate and probes on --port; /preview and /metrics on --preview-port)
   sidelog preview -f MANIFEST|- [--policy FILE] [--kube-version 1.30] [--namespace NS] [--required] [-o json|yaml]
   sidelog certs   ensure|rotate [--ca] [--namespace sidelog] [--service sidelog] [--secret sidelog-tls]
                   [--ca-secret sidelog-ca] [--webhook sidelog] [--days 365] [--renew-before-days 30]

@@ -34,7 +34,7 @@ export const ConfigSchema = z
     previewWorkers: intText(1, 16).default(1),
     /** In-flight previews at once (running and waiting for a worker). */
     maxPreviews: intText(1, 1000).default(4),
-    previewHeapMb: intText(16, 4096).default(64),
+    previewHeapMb: intText(16, 4096).default(48),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** How often mounted files (policy, certificate) are checked for changes, in ms. */
     watchInterval: intText(50, 600_000).default(2000),

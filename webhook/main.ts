@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { type Config, loadConfig } from './config.js';
 import { type KubeVersion, formatKubeVersion, parseKubeVersion } from './core/kube-version.js';
-import { DUAL_STACK_HOST, listen } from './listen.js';
+import { listen } from './listen.js';
 import { createMetrics } from './metrics.js';
 import { createPolicyStore } from './policy-store.js';
 import { createPreviewPool } from './preview-pool.js';
@@ -114,14 +114,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const port = await listen(app, config.port, config.host);
   const previewPort = await listen(previewApp, config.previewPort, config.host);
   app.log.info({ host: config.host, port, previewPort, policy: policies.source(), kubeVersion: formatKubeVersion(kubeVersion) }, 'sidelog listening');
-  const local = config.host === DUAL_STACK_HOST || config.host === '0.0.0.0' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
   return {
     app,
     previewApp,
     port,
     previewPort,
-    url: `https://${local}:${port}`,
-    previewUrl: `https://${local}:${previewPort}`,
+    url: `https://localhost:${port}`,
+    previewUrl: `https://localhost:${previewPort}`,
     ...(tlsFiles.caFile !== undefined ? { caFile: tlsFiles.caFile } : {}),
     certFile: tlsFiles.certFile,
     keyFile: tlsFiles.keyFile,
@@ -164,6 +163,7 @@ export function tryItText(r: Running): string {
   const ca = r.caFile ? `--cacert ${r.caFile} ` : '';
   return [
     `sidelog is serving on ${r.url}${r.caFile ? ` with a self-signed certificate (CA: ${r.caFile})` : ''}`,
+    `  (/mutate and probes; previews and metrics on ${r.previewUrl})`,
     'Try it:',
     `  curl ${ca}-H 'Content-Type: application/yaml' --data-binary @examples/pod.yaml '${r.previewUrl}/preview?output=yaml'`,
     `  curl ${ca}${r.url}/readyz`,

@@ -20,7 +20,7 @@ export interface PreviewPoolOptions {
   readonly timeoutMs: number;
 }
 
-export const PREVIEW_POOL_DEFAULTS: PreviewPoolOptions = { workers: 1, queue: 3, heapMb: 64, timeoutMs: 20_000 };
+export const PREVIEW_POOL_DEFAULTS: PreviewPoolOptions = { workers: 1, queue: 3, heapMb: 48, timeoutMs: 20_000 };
 
 export interface PreviewPool {
   run(task: PreviewTask): Promise<PreviewAnswer>;
@@ -36,7 +36,9 @@ function workerFile(): string {
 export function createPreviewPool(opts: PreviewPoolOptions = PREVIEW_POOL_DEFAULTS): PreviewPool {
   const pool = new Piscina<PreviewTask, PreviewAnswer>({
     filename: workerFile(),
-    minThreads: opts.workers,
+    // Workers start with the first preview and end after a minute without one: a server that
+    // nobody asks for previews carries no worker.
+    minThreads: 0,
     maxThreads: opts.workers,
     maxQueue: opts.queue,
     idleTimeout: 60_000,
