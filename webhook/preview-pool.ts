@@ -42,8 +42,10 @@ export function createPreviewPool(opts: PreviewPoolOptions = PREVIEW_POOL_DEFAUL
     maxThreads: opts.workers,
     maxQueue: opts.queue,
     idleTimeout: 60_000,
-    // The young generation bounds what a worker allocates between scavenges; 8 MB is plenty.
-    resourceLimits: { maxOldGenerationSizeMb: opts.heapMb, maxYoungGenerationSizeMb: 8 },
+    // The young generation bounds what a worker allocates between scavenges; 8 MB is plenty. An
+    // 8 MB stack lets the YAML parser build the deepest document 1 MiB can hold (~1,400 levels)
+    // so that the depth check refuses it by name (TOO_DEEP) instead of a stack overflow.
+    resourceLimits: { maxOldGenerationSizeMb: opts.heapMb, maxYoungGenerationSizeMb: 8, stackSizeMb: 8 },
     // Workers must not inherit the main thread's heap flags (NODE_OPTIONS) as their own.
     execArgv: [],
   });

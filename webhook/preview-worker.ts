@@ -46,7 +46,8 @@ const fail = (code: ErrorCode, detail?: string): PreviewAnswer => ({ ok: false, 
 
 export function runPreview(task: PreviewTask): PreviewAnswer {
   if (task.body.length === 0) return fail('EMPTY_BODY');
-  if (!task.yaml && scanBody(task.body).depth > MAX_DEPTH) return fail('TOO_DEEP', `more than ${MAX_DEPTH} levels`);
+  // Brackets count for YAML flow collections too (block nesting is measured after parsing).
+  if (scanBody(task.body).depth > MAX_DEPTH) return fail('TOO_DEEP', `more than ${MAX_DEPTH} levels`);
   let docs: unknown[];
   try {
     docs = parseManifests(Buffer.from(task.body.buffer, task.body.byteOffset, task.body.byteLength).toString('utf8'), 'body');
