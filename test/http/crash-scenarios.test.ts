@@ -5,7 +5,11 @@
  * preview, or an error from the table), and its peak RSS stays under the Deployment's memory
  * limit. A behaviour test: it asserts outcomes, not times.
  */
+import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { loadConfig } from '../../webhook/config.js';
 import {
   type ScenarioResult,
   type ServeProcess,
@@ -74,4 +78,36 @@ describe('the crash scenarios, against the server process with the shipped flags
     await stillServes();
     expect(peakRss(server.pid)).toBeLessThan(limit);
   }, TIMEOUT);
+});
+
+/**
+ * The memory arithmetic of docs/capacity.md, from the Deployment's own NODE_OPTIONS, env and
+ * limit: every ceiling reached at once must fit under the limit. Measured parts are named.
+ */
+describe('the Deployment\'s memory limit, heap flags and caps', () => {
+  const MiB = 1024 * 1024;
+  /** Measured: VmHWM of an idle server (certificate given), of which ~36 MiB is V8's initial heap. */
+  const IDLE = 90;
+  const IDLE_HEAP = 36;
+  /** Measured: a preview worker's isolate and code. */
+  const WORKER_BASE = 24;
+  /** The pool's young-generation limit per worker (webhook/preview-pool.ts). */
+  const WORKER_YOUNG = 8;
+  /** Sockets and TLS buffers: ~200 connections x 64 KiB. */
+  const SOCKETS = 12;
+
+  it('fit together: every ceiling at once stays under the limit', () => {
+    const deployment = parseYaml(readFileSync(join(resolve(import.meta.dirname, '../..'), 'manifests/base/deployment.yaml'), 'utf8'));
+    const container = deployment.spec.template.spec.containers[0];
+    const env = Object.fromEntries(container.env.filter((e: { value?: string }) => e.value !== undefined).map((e: { name: string; value: string }) => [e.name, e.value]));
+    const config = loadConfig({}, env);
+    const flag = (name: string) => Number(new RegExp(`--${name}=(\\d+)`).exec(shippedNodeOptions())?.[1]);
+    const mainHeap = flag('max-old-space-size') + 3 * flag('max-semi-space-size') - IDLE_HEAP;
+    const workers = config.previewWorkers * (WORKER_BASE + config.previewHeapMb + WORKER_YOUNG);
+    const bodies = config.maxReviewBytes / MiB + config.maxPreviews + config.previewWorkers;
+    const ceiling = IDLE + mainHeap + workers + bodies + SOCKETS;
+    expect(Number.isFinite(mainHeap)).toBe(true);
+    expect(ceiling).toBeLessThan(shippedMemoryLimit() / MiB);
+    expect(Math.round(ceiling)).toBe(287); // docs/capacity.md states this sum: update both together
+  });
 });
