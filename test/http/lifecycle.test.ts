@@ -70,7 +70,12 @@ describe('certificate rotation', () => {
       expect(seen).toContain(newPrint);
       expect(done).toBeGreaterThan(50);
       expect(failures).toBe(0);
-      const expiry = Number(/^sidelog_certificate_expiry_seconds (\S+)$/m.exec((await server.preview.get('/metrics')).text)?.[1]);
+      // The preview listener serves the new certificate too.
+      const previewClient = client(server.running.previewPort, [ca1.cert, ca2.cert], { keepAlive: false });
+      const metrics = await previewClient.get('/metrics');
+      previewClient.close();
+      expect(metrics.fingerprint).toBe(newPrint);
+      const expiry = Number(/^sidelog_certificate_expiry_seconds (\S+)$/m.exec(metrics.text)?.[1]);
       expect(Math.abs(expiry - (certInfo(second.cert).notAfter.getTime() - Date.now()) / 1000)).toBeLessThan(60);
     } finally {
       stop = true;
