@@ -5,6 +5,7 @@
  */
 import { connect } from 'node:tls';
 import { gzipSync } from 'node:zlib';
+import fc from 'fast-check';
 import fastJsonPatch from 'fast-json-patch';
 import { type TestServer, admissionReview, client, decodePatch, startTestServer } from './client.js';
 
@@ -162,6 +163,48 @@ describe('bodies a client can send', () => {
       const c = server[which === 'client' ? 'client' : 'preview'];
       const res = path === '/metrics' ? await c.get(path) : await c.post(path, '{}');
       expect([res.status, res.json.error.code]).toEqual([404, 'NOT_FOUND']);
+    });
+  });
+
+  describe('generated bodies', () => {
+    /** A 4xx from the table, or a well-formed answer: never a 500, never a malformed body. */
+    const wellFormed = (res: { status: number; json: any }, ok: (json: any) => boolean) =>
+      res.status < 500 && (res.status === 200 ? ok(res.json) : typeof res.json?.error?.code === 'string' && typeof res.json.error.message === 'string');
+    const keys = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'prototype', 'metadata', 'spec', 'containers', 'annotations', 'sidelog.io/streams', 'uid', 'request'), fc.string());
+    const value = fc.letrec((tie) => ({
+      v: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 2 }), fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(keys, tie('v'), { maxKeys: 4 })),
+    })).v;
+    /** As JSON; fast-check's dictionaries make `__proto__` an own key, which JSON.stringify keeps. */
+    const obj = (v: unknown) => JSON.stringify(v);
+
+    it('/mutate: reviews with generated objects and fields', async () => {
+      await fc.assert(
+        fc.asyncProperty(value, value, fc.constantFrom('object', 'request', 'root'), async (v, w, where) => {
+          const base = admissionReview(pod(), { uid: 'gen' });
+          const body =
+            where === 'object'
+              ? JSON.stringify(base).replace('"object":{', () => `"object":{"x":${obj(v)},"metadata":${obj(w)},"y":{`).replace('"oldObject"', '"z":0},"oldObject"')
+              : where === 'request'
+                ? JSON.stringify(base).replace('"request":{', () => `"request":{"extra":${obj(v)},"object":${obj(w)},`)
+                : obj(v);
+          JSON.parse(body); // every generated body is valid JSON: none may be called invalid
+          const res = await server.client.post('/mutate', body);
+          return wellFormed(res, (j) => j.kind === 'AdmissionReview' && j.response.uid === 'gen' && typeof j.response.allowed === 'boolean') && res.json?.error?.code !== 'BAD_JSON';
+        }),
+        { numRuns: 150 },
+      );
+    });
+
+    it('/preview: generated manifests, JSON and YAML', async () => {
+      await fc.assert(
+        fc.asyncProperty(value, fc.boolean(), async (v, asYaml) => {
+          const manifest = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: v };
+          const body = asYaml ? `apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: ${obj(v)}\n` : obj(manifest);
+          const res = await server.preview.post('/preview?namespace=team-a', body, asYaml ? 'application/yaml' : 'application/json');
+          return wellFormed(res, (j) => typeof j.allowed === 'boolean' && Array.isArray(j.patch));
+        }),
+        { numRuns: 100 },
+      );
     });
   });
 
