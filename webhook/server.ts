@@ -94,7 +94,8 @@ function createApp(tls: ServerOptions['tls'], logger: ServerOptions['logger'], b
 export function buildServer(options: ServerOptions, deps: ServerDeps): FastifyInstance {
   const app = createApp(options.tls, options.logger, options.bodyLimit, deps);
   rawBodies(app, { json: true });
-  limitInFlight(app, createCap(options.reviews), ['/mutate', '/mutate/required'], options.bodyLimit);
+  const reviews = createCap(options.reviews, (n) => deps.metrics.inFlight.set({ cap: 'reviews' }, n));
+  limitInFlight(app, reviews, ['/mutate', '/mutate/required'], options.bodyLimit);
   mutateRoutes(app, deps, createReviewCache(options.reviewCache ?? REVIEW_CACHE_DEFAULTS));
   healthRoutes(app, deps);
   return app;
@@ -104,7 +105,8 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): FastifyIn
 export function buildPreviewServer(options: PreviewServerOptions, deps: ServerDeps, pool: PreviewPool): FastifyInstance {
   const app = createApp(options.tls, options.logger, PREVIEW_BODY_LIMIT, deps);
   rawBodies(app, { json: true, yaml: true });
-  limitInFlight(app, createCap({ requests: options.previews, bytes: options.previews * PREVIEW_BODY_LIMIT }), ['/preview'], PREVIEW_BODY_LIMIT);
+  const previews = createCap({ requests: options.previews, bytes: options.previews * PREVIEW_BODY_LIMIT }, (n) => deps.metrics.inFlight.set({ cap: 'previews' }, n));
+  limitInFlight(app, previews, ['/preview'], PREVIEW_BODY_LIMIT);
   previewRoutes(app, deps, pool, PREVIEW_BODY_LIMIT);
   metricsRoutes(app, deps);
   return app;

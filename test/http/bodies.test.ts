@@ -233,6 +233,7 @@ describe('bodies a client can send', () => {
         }
         expect([res.status, res.json.error.code]).toEqual([429, 'BUSY']);
         expect(res.headers['retry-after']).toBe('1');
+        expect((await server.preview.get('/metrics')).text).toMatch(/^sidelog_in_flight_requests\{cap="reviews"\} 2$/m);
         const answers = held.map(
           (s) =>
             new Promise<string>((resolve) => {
@@ -252,8 +253,11 @@ describe('bodies a client can send', () => {
       }
     });
 
-    it('counts refusals', async () => {
-      expect((await server.preview.get('/metrics')).text).toMatch(/sidelog_bad_requests_total\{code="BUSY"\} [1-9]/);
+    it('counts refusals, and shows what is in flight', async () => {
+      const text = (await server.preview.get('/metrics')).text;
+      expect(text).toMatch(/sidelog_bad_requests_total\{code="BUSY"\} [1-9]/);
+      expect(text).toMatch(/^sidelog_in_flight_requests\{cap="reviews"\} 0$/m);
+      expect(text).not.toMatch(/^sidelog_in_flight_requests\{cap="previews"\} [1-9]/m);
     });
   });
 });
