@@ -30,6 +30,7 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 # Numeric, non-root (the restricted Pod Security Standard's runAsNonRoot needs a number to check).
 USER 65532:65532
-EXPOSE 8443
+# 8443: /mutate and the probes; 8444: /preview and /metrics.
+EXPOSE 8443 8444
 ENTRYPOINT ["node", "bin/sidelog.js"]
 CMD ["--help"]

@@ -29,9 +29,15 @@ describe('Fluent Bit', () => {
   it('health check on, probed over the pod IP, metrics on the same named port', () => {
     const render = renderFluentBit(streamInput('none', undefined));
     const [service] = sectionsNamed(parseFluentBitConf(render.files[0]!.text), 'SERVICE');
-    expect(['HTTP_Server', 'HTTP_Listen', 'HTTP_Port', 'Health_Check'].map((k) => getOne(service!, k))).toEqual(['On', '0.0.0.0', '2020', 'On']);
+    expect(['HTTP_Server', 'HTTP_Listen', 'HTTP_Port', 'Health_Check'].map((k) => getOne(service!, k))).toEqual(['On', '::', '2020', 'On']);
     expect(render.livenessProbe).toMatchObject({ httpGet: { path: '/api/v1/health', port: 2020 } });
     expect(render.ports).toEqual([{ name: 'sidelog-metrics', containerPort: 2020, protocol: 'TCP' }]);
+  });
+
+  it('binds the policy\'s agentListen: 0.0.0.0 for nodes without IPv6', () => {
+    const input = streamInput('none', undefined);
+    const render = renderFluentBit({ ...input, defaults: { ...input.defaults, agentListen: '0.0.0.0' } });
+    expect(getOne(sectionsNamed(parseFluentBitConf(render.files[0]!.text), 'SERVICE')[0]!, 'HTTP_Listen')).toBe('0.0.0.0');
   });
 
   it('moves off the ports the pod declares (the sidecar shares its network namespace)', () => {
@@ -48,7 +54,7 @@ describe('Fluentd', () => {
     const monitor = sources.find((s) => param(s, '@type') === 'monitor_agent')!;
     expect([param(monitor, 'bind'), param(monitor, 'port'), param(monitor, 'include_config')]).toEqual(['127.0.0.1', '24220', 'false']);
     const exporter = sources.find((s) => param(s, '@type') === 'prometheus')!;
-    expect([param(exporter, 'bind'), param(exporter, 'port')]).toEqual(['0.0.0.0', '24231']);
+    expect([param(exporter, 'bind'), param(exporter, 'port')]).toEqual(['::', '24231']);
     const command = (render.livenessProbe as { exec: { command: string[] } }).exec.command;
     expect(command.slice(0, 2)).toEqual(['ruby', '-rnet/http']);
     expect(command[3]).toContain("Net::HTTP.start('127.0.0.1', 24220");

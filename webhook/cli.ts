@@ -36,10 +36,12 @@ export const processIo: Io = {
 
 /** Each subcommand's usage: every flag it accepts (test/cli.test.ts holds the docs to these). */
 export const USAGES: Record<string, string> = {
-  serve: `serve [--policy FILE] [--tls-cert FILE --tls-key FILE] [--port 8443] [--host 0.0.0.0]
+  serve: `serve [--policy FILE] [--tls-cert FILE --tls-key FILE] [--port 8443] [--preview-port 8444] [--host ::]
       [--kube-version 1.30 | --discover-version] [--cert-dir .sidelog] [--body-limit BYTES]
-      [--log-level info] [--watch-interval MS] [--shutdown-seconds 20] [--audit]
-    Run the webhook over HTTPS. Settings can also come from SIDELOG_* env vars; flags win.
+      [--max-reviews 64] [--max-review-bytes 16777216] [--preview-workers 1] [--max-previews 4]
+      [--preview-heap-mb 48] [--log-level info] [--watch-interval MS] [--shutdown-seconds 20] [--audit]
+    Run the webhook over HTTPS: /mutate and the probes on --port, /preview and /metrics on
+    --preview-port. Settings can also come from SIDELOG_* env vars; flags win.
 `,
   preview: `preview -f|--filename MANIFEST|- [--policy FILE] [--kube-version 1.30] [-n|--namespace NS] [--required]
       [-o|--output json|yaml]

@@ -244,7 +244,7 @@ export function fluentBitSections(input: AgentRenderInput, budget: Budget = budg
     ...(input.network?.hostNetwork
       ? ([['HTTP_Server', 'Off']] as Entry[])
       : ([
-        ['HTTP_Server', 'On'], ['HTTP_Listen', '0.0.0.0'], ['HTTP_Port', String(httpPort(input))],
+        ['HTTP_Server', 'On'], ['HTTP_Listen', input.defaults.agentListen], ['HTTP_Port', String(httpPort(input))],
         // Unhealthy (HTTP 500 on /api/v1/health) after 20 output errors or 20 exhausted retries in
         // 120 s: an agent that keeps failing is restarted; a destination outage alone (retries) is not.
         ['Health_Check', 'On'], ['HC_Errors_Count', '20'], ['HC_Retry_Failure_Count', '20'], ['HC_Period', '120'],

@@ -400,7 +400,7 @@ function monitorSources(input: AgentRenderInput, withPrometheus: boolean): Direc
     { name: 'source', params: [['@type', 'monitor_agent'], ['@id', 'sidelog_monitor'], ['bind', '127.0.0.1'], ['port', String(ports.monitor)], ['include_config', 'false']] },
     ...(withPrometheus
       ? [
-        { name: 'source', params: [['@type', 'prometheus'], ['@id', 'sidelog_metrics'], ['bind', '0.0.0.0'], ['port', String(ports.metrics)], ['metrics_path', METRICS_PATH]] as Param[] },
+        { name: 'source', params: [['@type', 'prometheus'], ['@id', 'sidelog_metrics'], ['bind', input.defaults.agentListen], ['port', String(ports.metrics)], ['metrics_path', METRICS_PATH]] as Param[] },
         { name: 'source', params: [['@type', 'prometheus_output_monitor'], ['@id', 'sidelog_output_metrics'], ['interval', '10']] as Param[] },
       ]
       : []),

@@ -63,14 +63,14 @@ describe('sidelog server over TLS', () => {
 
     it('through /preview gives the core result', async () => {
       const q = c.enforcement === 'required' ? '&required=true' : '';
-      const res = await server.client.post(`/preview?namespace=${c.namespace}${q}`, JSON.stringify(c.input));
+      const res = await server.preview.post(`/preview?namespace=${c.namespace}${q}`, JSON.stringify(c.input));
       expect(res.status).toBe(200);
       expect(res.json).toEqual(JSON.parse(JSON.stringify(runPreview(c))));
     });
   });
 
   it('previews YAML and answers ?output=yaml with the mutated manifest', async () => {
-    const res = await server.client.post('/preview?output=yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  namespace: team-a\n  annotations:\n    sidelog.io/streams: "- path: /var/log/a/a.log"\nspec:\n  containers: [{name: a, image: a}]\n', 'application/yaml');
+    const res = await server.preview.post('/preview?output=yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  namespace: team-a\n  annotations:\n    sidelog.io/streams: "- path: /var/log/a/a.log"\nspec:\n  containers: [{name: a, image: a}]\n', 'application/yaml');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/yaml/);
     expect(res.text).toContain('name: sidelog-a');
@@ -119,7 +119,7 @@ describe('sidelog server over TLS', () => {
       ['a bad preview query', '/preview?output=xml', '{}', 'application/json', 400, 'BAD_QUERY'],
       ['an unknown path', '/mutate/sometimes', good(), 'application/json', 404, 'NOT_FOUND'],
     ])('%s gets a clear %d and the next request is served', async (_what, path, body, type, status, code) => {
-      const res = await server.client.post(path, body, type);
+      const res = await (path.startsWith('/preview') ? server.preview : server.client).post(path, body, type);
       expect(res.status).toBe(status);
       expect(res.json.error.code).toBe(code);
       expect(res.json.error.message.length).toBeGreaterThan(10);
@@ -142,7 +142,7 @@ describe('sidelog server over TLS', () => {
     });
 
     it('counts refused requests in the metrics', async () => {
-      const res = await server.client.get('/metrics');
+      const res = await server.preview.get('/metrics');
       expect(res.text).toMatch(/sidelog_bad_requests_total\{code="TOO_LARGE"\} [1-9]/);
       expect(res.text).toMatch(/sidelog_bad_requests_total\{code="BAD_JSON"\} [1-9]/);
     });
@@ -156,7 +156,7 @@ describe('sidelog server over TLS', () => {
   });
 
   it('serves Prometheus metrics: requests, outcomes, latency, injections, skips, reloads, certificate expiry', async () => {
-    const text = (await server.client.get('/metrics')).text;
+    const text = (await server.preview.get('/metrics')).text;
     expect(text).toMatch(/sidelog_requests_total\{route="mutate",outcome="injected"\} [1-9]/);
     expect(text).toMatch(/sidelog_requests_total\{route="mutate",outcome="skipped"\} [1-9]/);
     expect(text).toMatch(/sidelog_requests_total\{route="mutate",outcome="denied"\} [1-9]/);
@@ -182,7 +182,7 @@ describe('sidelog server over TLS', () => {
     expect(ready.status).toBe(200);
     expect(ready.json.policyError).toContain('outputs.broken.brokers');
     expect((await server.client.post('/mutate', podIn('team-z'))).json.response.patch).toBeDefined();
-    expect((await server.client.get('/metrics')).text).toMatch(/sidelog_policy_reloads_total\{result="failure"\} [1-9]/);
+    expect((await server.preview.get('/metrics')).text).toMatch(/sidelog_policy_reloads_total\{result="failure"\} [1-9]/);
 
     writeFileSync(policyFile, cases[0]!.policyText);
     await waitFor(async () => (await server.client.get('/readyz')).json.policyError === undefined, 'recovery');

@@ -249,7 +249,7 @@ describe('serve --audit', () => {
     const server = await startServer(config, { kube: { kubeconfig: api.kubeconfig } });
     try {
       await until(async () => {
-        const text = (await server.app.inject({ method: 'GET', url: '/metrics' })).body;
+        const text = (await server.previewApp.inject({ method: 'GET', url: '/metrics' })).body;
         expect(text).toContain('sidelog_pods_missing_sidecars{namespace="team-a",reason="not-injected"} 1');
         expect(text).toContain('sidelog_pods_missing_sidecars{namespace="team-a",reason="not-injectable"} 1');
       });

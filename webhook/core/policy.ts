@@ -161,6 +161,12 @@ const DefaultsSchema = z.strictObject({
   flushSeconds: z.number().int().min(1).max(600).default(20),
   /** Numeric non-root user the sidecars run as when the pod does not set one. */
   runAsUser: z.number().int().min(1).max(2147483647).default(65532),
+  /**
+   * Address the agent's health/metrics server binds in the pod (the kubelet probes the pod IP).
+   * `::` takes IPv6 and IPv4 (dual-stack and IPv6-only clusters); `0.0.0.0` where nodes run with
+   * IPv6 disabled in the kernel, where binding `::` fails.
+   */
+  agentListen: z.enum(['::', '0.0.0.0']).default('::'),
 });
 
 const NamespaceRule = z.strictObject({

@@ -133,7 +133,7 @@ export function compareWorkload(subject: Subject, opts: WhatIfOptions): Workload
   return { kind: before.kind, namespace: before.namespace, name: before.name, changed, gained, lost, modified, refused, newWarnings, ...(newDenial !== undefined ? { newDenial } : {}), diff };
 }
 
-const OWN_VOLUME = /^sidelog-(logs-\d+|config|state|buffer|cred-.+)$/;
+const OWN_VOLUME = /^sidelog-(logs-\d+|config|state|buffer|cred-.+|tls-.+)$/;
 
 /**
  * A running pod as it was before the webhook injected it: the sidecars, the volumes and mounts
@@ -148,6 +148,14 @@ export function uninject(pod: unknown): unknown {
   for (const key of [STATUS, AGENT_CONFIG, AGENT_PARSERS]) delete ann[key];
   const spec = p.spec as Obj;
   const ours = (c: Obj) => typeof c.name === 'string' && c.name.startsWith('sidelog-');
+  // sidelog points Prometheus at its agent's metrics port only when the pod had no prometheus.io/* of its own.
+  const metricsPort = [...(spec.containers ?? []), ...(spec.initContainers ?? [])]
+    .filter(ours)
+    .flatMap((c: Obj) => (Array.isArray(c.ports) ? c.ports : []))
+    .find((port: Obj) => port.name === 'sidelog-metrics')?.containerPort;
+  if (metricsPort !== undefined && ann['prometheus.io/port'] === String(metricsPort)) {
+    for (const key of ['prometheus.io/scrape', 'prometheus.io/port', 'prometheus.io/path']) delete ann[key];
+  }
   spec.containers = (spec.containers ?? []).filter((c: Obj) => !ours(c));
   if (spec.initContainers) {
     spec.initContainers = spec.initContainers.filter((c: Obj) => !ours(c));
