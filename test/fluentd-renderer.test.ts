@@ -8,12 +8,13 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { credentialEnvName } from '../sidecar-templates/common.js';
 import {
-  BUFFER_ROOT, CONFIG_FILE, type Directive, MULTILINE_BODY, MULTILINE_FIRSTLINE, NO_TIME_KEY, TMP_MOUNT, envRef, fileBufferLimitMb,
-  fluentdDirectives, jsonHash, memoryBufferLimitMb, quoteString, renderFluentd, serializeFluentd, tagOf,
+  BUFFER_ROOT, CONFIG_FILE, type Directive, MULTILINE_BODY, MULTILINE_FIRSTLINE, NO_TIME_KEY, TMP_MOUNT, budgetOf, bufferSizes, envRef,
+  fluentdDirectives, jsonHash, quoteString, renderFluentd, serializeFluentd, tagOf,
 } from '../sidecar-templates/fluentd/index.js';
 import { type AgentRenderInput, type AgentStream, FACT_ENV, PATHS, VOLUMES } from '../sidecar-templates/types.js';
 import { AGENT_CONFIG, type ParserName } from '../webhook/core/annotations.js';
-import { type Output, OutputSchema, policyFromObject } from '../webhook/core/policy.js';
+import { type Output, OutputSchema, SIDELOG_FLUENTD_IMAGE, policyFromObject } from '../webhook/core/policy.js';
+import { RESERVED_KEYS, parsesFields } from '../sidecar-templates/records.js';
 import { type FluentdElement, find, param, params, parseFluentdConf, rubyCode } from './helpers/fluentd-conf.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -72,6 +73,10 @@ function rendered(i: AgentRenderInput) {
 }
 
 const top = (root: FluentdElement, name: string) => root.children.filter((c) => c.name === name);
+/** The tail sources (the monitors are sources too). */
+const tails = (root: FluentdElement) => top(root, 'source').filter((c) => param(c, '@type') === 'tail');
+/** A stream's filter by its @id prefix (guard_, parse_, filter_, genid_, app_<key>_, raw_, file_). */
+const filterById = (root: FluentdElement, id: string) => top(root, 'filter').find((f) => param(f, '@id') === id)!;
 const child = (el: FluentdElement, name: string): FluentdElement => {
   const found = el.children.filter((c) => c.name === name);
   expect(found).toHaveLength(1);
@@ -178,10 +183,14 @@ function check(i: AgentRenderInput) {
     e.children.forEach(walk);
   };
   walk(got.root);
-  // Per stream: one source, one filter, one match, in that order, on the stream's tag.
+  // The monitors, then per stream: one source, its record filters (records.ts), one match, on the stream's tag.
+  const monitors = got.r.image === SIDELOG_FLUENTD_IMAGE ? 3 : 1;
+  const filters = (s: AgentStream) =>
+    2 + (parsesFields(s.parser) ? 1 + RESERVED_KEYS.length + 2 : 0) + (s.parser.startsWith('multiline-') ? 1 : 0) + (s.output.type === 'elasticsearch' ? 1 : 0);
   expect(got.root.children.map((c) => `${c.name} ${c.arg}`)).toEqual([
     'system ',
-    ...i.streams.flatMap((s) => [`source `, `filter ${tagOf(s)}`, `match ${tagOf(s)}`]),
+    ...Array.from({ length: monitors }, () => 'source '),
+    ...i.streams.flatMap((s) => [`source `, ...Array.from({ length: filters(s) }, () => `filter ${tagOf(s, i.namespace)}`), `match ${tagOf(s, i.namespace)}`]),
   ]);
   return got;
 }
@@ -225,8 +234,10 @@ describe.each(Object.entries(CATALOG))('output %s', (outputName, spec) => {
   it.each([false, true])('critical %s: known keys, data round trip, ENV only, the plugin and its buffer', (critical) => {
     const o = out(spec);
     const s = stream({ name: 'app', index: 0, outputName, output: o, critical, parser: 'json' });
-    const { r, root } = check(input([s]));
-    const match = matchOf(root, tagOf(s));
+    const i = input([s]);
+    const { r, root } = check(i);
+    const match = matchOf(root, tagOf(s, 'team-a'));
+    const sizes = bufferSizes(s, budgetOf(i));
     const type = o.type === 'elasticsearch' ? (o.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch') : PLUGIN[o.type]!;
     expect(param(match, '@type')).toBe(type);
     expect(param(match, '@id')).toBe('out_app');
@@ -241,11 +252,13 @@ describe.each(Object.entries(CATALOG))('output %s', (outputName, spec) => {
     if (fileBuffered) {
       expect(b['@type']).toBe('file');
       expect(b.path).toBe(`${PATHS.buffer}/fluentd/app`);
-      expect(b.total_limit_size).toBe(`${Math.floor((2 ** 30 * 0.8) / 2 ** 20)}m`);
+      // budget.ts: 1Gi - reserve (max(16, 103) + 2) = 919 MiB; S3 keeps one chunk of it for its gzip Tempfile.
+      expect(b.total_limit_size).toBe(o.type === 's3' ? `${919 - sizes.chunkMib}m` : '919m');
       expect(r.env).toContainEqual({ name: 'TMPDIR', value: BUFFER_ROOT });
     } else {
       expect(b['@type']).toBe('memory');
-      expect(b.total_limit_size).toBe('64m');
+      // budget.ts: (256Mi - 96 base - 2) / 2 = 79 MiB for the one stream.
+      expect(b.total_limit_size).toBe('79m');
       expect(r.env.some((e) => e.name === 'TMPDIR')).toBe(false);
     }
     if (critical) {
@@ -272,13 +285,13 @@ describe('output specifics', () => {
   const only = (name: string, over: Partial<AgentStream> = {}) => {
     const s = stream({ name: 'app', index: 0, outputName: name, output: out(CATALOG[name]!), ...over });
     const got = check(input([s]));
-    return { ...got, s, match: matchOf(got.root, tagOf(s)) };
+    return { ...got, s, match: matchOf(got.root, tagOf(s, 'team-a')) };
   };
 
   it('forward: <server>, TLS with verification, ack, <security> from the Secret', () => {
     const { r, root, match } = only('forward-tls-key');
-    // Fluentd forwards the event tag; without a tag-rewriting plugin the catalog's tag cannot apply.
-    expect(param(top(root, 'source')[0]!, 'tag')).toBe('sidelog.app');
+    // Fluentd forwards the event tag: the stream is tagged with the catalog's (namespaced) tag.
+    expect(param(top(root, 'source').find((x) => param(x, '@type') === 'tail')!, 'tag')).toBe('sidelog.team-a.app');
     expect(values(match)).toMatchObject({ transport: 'tls', tls_verify_hostname: 'true', tls_insecure_mode: 'false', require_ack_response: 'true' });
     expect(values(child(match, 'server'))).toEqual({ host: 'fluentd.logging.svc', port: '24224' });
     const key = credentialEnvName('forward-tls-key', 'shared-key');
@@ -362,11 +375,12 @@ describe('output specifics', () => {
     });
     expect(param(match, 'aws_key_id')).toBeUndefined();
     expect(r.env.map((e) => e.name)).toEqual(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'TMPDIR']);
-    expect(values(child(match, 'buffer'))).toMatchObject({ '@type': 'file', path: `${PATHS.buffer}/fluentd/app`, timekey: '10m', chunk_limit_size: '50m' });
+    expect(values(child(match, 'buffer'))).toMatchObject({ '@type': 'file', path: `${PATHS.buffer}/fluentd/app`, timekey: '10m', chunk_limit_size: '50m', total_limit_size: '869m' });
     const minio = only('s3-minio').match;
     expect(values(minio)).toMatchObject({ s3_endpoint: 'http://minio.svc:9000', path: 'x/%Y/%m/%d/' });
     // 2G does not fit the per-stream share of a 1Gi volume: half of the share.
-    expect(param(child(minio, 'buffer'), 'chunk_limit_size')).toBe(`${Math.floor(fileBufferLimitMb('1Gi', 1) / 2)}m`);
+    // 2G does not fit the 919 MiB disk unit: a quarter of it, the rest for the buffer.
+    expect(values(child(minio, 'buffer'))).toMatchObject({ chunk_limit_size: '229m', total_limit_size: '690m' });
   });
 
   it('google_cloud: key file from the Secret and no metadata server, else the metadata server', () => {
@@ -400,7 +414,7 @@ describe('output specifics', () => {
 
   it('bounds each delivery attempt by the shutdown flush time (never below 5 s)', () => {
     const s = stream({ name: 'app', index: 0, output: out(CATALOG['forward-tls-key']!) });
-    const m = (flushSeconds: number) => matchOf(parseFluentdConf(renderFluentd(input([s], { flushSeconds })).files[0]!.text), tagOf(s));
+    const m = (flushSeconds: number) => matchOf(parseFluentdConf(renderFluentd(input([s], { flushSeconds })).files[0]!.text), tagOf(s, 'team-a'));
     expect(values(m(12))).toMatchObject({ send_timeout: '12s', connect_timeout: '12s', ack_response_timeout: '12s' });
     expect(values(m(1))).toMatchObject({ send_timeout: '5s' });
   });
@@ -420,14 +434,18 @@ describe.each(PARSERS)('parser %s', (parser) => {
   it('tails with a pos file on the state volume and the right <parse>', () => {
     const s = stream({ name: 'app', index: 0, output: out({ type: 'stdout' }), parser, ...(parser === 'regex' ? { regex: REGEX } : {}) });
     const { root } = check(input([s]));
-    const [source] = top(root, 'source');
+    const [source] = tails(root);
+    const fields = ['json', 'regex', 'nginx', 'apache', 'syslog'].includes(parser);
     expect(values(source!)).toMatchObject({
-      '@type': 'tail', '@id': 'in_app', path: s.sidecarPath, pos_file: `${PATHS.state}/app.pos`, tag: 'sidelog.app',
-      read_from_head: 'true', follow_inodes: 'true', path_key: 'file', emit_unmatched_lines: 'true',
+      '@type': 'tail', '@id': 'in_app', path: s.sidecarPath, pos_file: `${PATHS.state}/app.pos`, tag: 'sidelog.team-a.app',
+      read_from_head: 'true', follow_inodes: 'true', path_key: fields ? 'sidelog_file' : 'file', emit_unmatched_lines: 'true',
     });
     expect(param(source!, 'refresh_interval')).toBeDefined();
     expect(param(source!, 'rotate_wait')).toBeDefined();
-    const parse = child(source!, 'parse');
+    // Field parsers run in a parser filter after the raw line was read (and guarded), as in Fluent Bit.
+    const tailParse = child(source!, 'parse');
+    if (fields) expect(values(tailParse)).toEqual({ '@type': 'none', message_key: 'sidelog_raw' });
+    const parse = fields ? child(filterById(root, 'parse_app'), 'parse') : tailParse;
     expect(param(parse, '@type')).toBe(PARSE_TYPE[parser]);
     const multiline = parser.startsWith('multiline-');
     expect(param(source!, 'multiline_flush_interval') !== undefined).toBe(multiline);
@@ -451,9 +469,9 @@ describe('tail path', () => {
   it('escapes strftime % and moves the path delimiter away from commas; extended globs for ? and [ ]', () => {
     const s = stream({ name: 'app', index: 0, output: out({ type: 'stdout' }), sidecarPath: `${PATHS.logs}/v/a%d,b[0-9]?.log` });
     const { root } = check(input([s]));
-    expect(values(top(root, 'source')[0]!)).toMatchObject({ path: `${PATHS.logs}/v/a%%d,b[0-9]?.log`, path_delimiter: '|', glob_policy: 'extended' });
+    expect(values(tails(root)[0]!)).toMatchObject({ path: `${PATHS.logs}/v/a%%d,b[0-9]?.log`, path_delimiter: '|', glob_policy: 'extended' });
     const star = stream({ name: 'b', index: 1, output: out({ type: 'stdout' }), sidecarPath: `${PATHS.logs}/v/*.log` });
-    const source = top(check(input([star])).root, 'source')[0]!;
+    const source = tails(check(input([star])).root)[0]!;
     expect(param(source, 'path')).toBe(`${PATHS.logs}/v/*.log`);
     expect(param(source, 'path_delimiter')).toBeUndefined();
     expect(param(source, 'glob_policy')).toBeUndefined();
@@ -505,8 +523,8 @@ describe('enrichment and the process', () => {
   it('adds pod, namespace, node from the downward-API env vars and container/stream as literals', () => {
     const s = stream({ name: 'audit', index: 0, container: 'worker', output: out({ type: 'stdout' }) });
     const { root } = check(input([s]));
-    const [filter] = top(root, 'filter');
-    expect(filter!.arg).toBe('sidelog.audit');
+    const filter = filterById(root, 'filter_audit');
+    expect(filter!.arg).toBe('sidelog.team-a.audit');
     expect(values(filter!)).toEqual({ '@type': 'record_transformer', '@id': 'filter_audit' });
     expect(values(child(filter!, 'record'))).toEqual({
       pod: `#{ENV['${FACT_ENV.pod}']}`, namespace: `#{ENV['${FACT_ENV.namespace}']}`, node: `#{ENV['${FACT_ENV.node}']}`, container: 'worker', stream: 'audit',
@@ -526,7 +544,7 @@ describe('enrichment and the process', () => {
     expect(r.mounts).toEqual([TMP_MOUNT]);
     expect(TMP_MOUNT).toEqual({ name: VOLUMES.state, mountPath: '/tmp', subPath: 'tmp' });
     expect(r.needsBuffer).toBe(false);
-    expect(r.image).toBe('fluent/fluentd:v1.19-debian-1');
+    expect(r.image).toBe(SIDELOG_FLUENTD_IMAGE);
   });
 
   it('every path Fluentd writes is on the state or buffer volume', () => {
@@ -536,7 +554,7 @@ describe('enrichment and the process', () => {
     ];
     const { root, r } = check(input(streams));
     const written = [
-      ...find(root, 'source').map((e) => param(e, 'pos_file')!),
+      ...tails(root).map((e) => param(e, 'pos_file')!),
       ...find(root, 'buffer').map((e) => param(e, 'path')!),
       param(top(root, 'system')[0]!, 'root_dir')!,
       r.env.find((e) => e.name === 'TMPDIR')!.value!,
@@ -550,7 +568,7 @@ describe('enrichment and the process', () => {
 // Buffers across streams
 
 describe('buffer sizes', () => {
-  it('splits the buffer volume over the file-buffered streams with a fifth spare; memory over the others', () => {
+  it('splits the buffer volume over the file-buffered streams and the memory over all streams (budget.ts)', () => {
     const streams = [
       stream({ name: 'c1', index: 0, output: out({ type: 'stdout' }), critical: true }),
       stream({ name: 'c2', index: 1, output: out({ type: 'stdout' }), critical: true }),
@@ -559,12 +577,20 @@ describe('buffer sizes', () => {
       stream({ name: 'm2', index: 4, output: out({ type: 'stdout' }) }),
     ];
     const { root, r } = check(input(streams, { defaults: BIG_BUFFER }));
-    const limits = find(root, 'buffer').map((b) => [param(b, '@type'), param(b, 'total_limit_size')]);
-    const share = Math.floor((2 * 2 ** 30 * 0.8) / 3 / 2 ** 20);
-    expect(limits).toEqual([['file', `${share}m`], ['file', `${share}m`], ['file', `${share}m`], ['memory', '32m'], ['memory', '32m']]);
+    const limits = find(root, 'buffer').map((b) => [param(b, '@type'), param(b, 'total_limit_size'), param(b, 'chunk_limit_size')]);
+    // Disk: 2048 MiB - reserve (max(16, 205) + 2 x 3 users) = 1837, over 3 file buffers = 612 MiB each;
+    // S3's chunk is its 50M object, kept once more for the gzip Tempfile. Memory: (256 - 96 - 5 x 2) / 2 / 5 = 15 MiB a stream,
+    // a chunk is a quarter of that (3 MiB).
+    expect(limits).toEqual([['file', '612m', '3m'], ['file', '612m', '3m'], ['file', '562m', '50m'], ['memory', '15m', '3m'], ['memory', '15m', '3m']]);
     expect(r.needsBuffer).toBe(true);
-    expect(fileBufferLimitMb('1Gi', 100)).toBe(16);
-    expect(memoryBufferLimitMb(32)).toBe(4);
+  });
+
+  it('keeps forward chunks under the receiving Fluent Bit\'s 6,144,000-byte Buffer_Max_Size', () => {
+    const big = { memoryLimit: '1Gi' };
+    const { root } = check(input([stream({ name: 'f', index: 0, output: out(CATALOG['forward-plain']!), critical: true })], big));
+    const chunk = param(find(root, 'buffer')[0]!, 'chunk_limit_size')!;
+    expect(chunk).toBe('5m');
+    expect(5 * 2 ** 20).toBeLessThan(6_144_000);
   });
 });
 
@@ -572,19 +598,23 @@ describe('buffer sizes', () => {
 // Problems: images and tags
 
 describe('problems', () => {
-  it('one image per pod: every stream needing another image is a problem naming both images', () => {
+  it('one image per pod: sidelog\'s image runs any mix; images the policy names per type that differ are a problem naming both', () => {
     const streams = [
       stream({ name: 'a', index: 0, outputName: 'kafka-logs', output: out(CATALOG['kafka-anon']!) }),
       stream({ name: 'b', index: 1, outputName: 's3-archive', output: out(CATALOG['s3-archive']!) }),
       stream({ name: 'c', index: 2, outputName: 'aggregator', output: out(CATALOG['forward-plain']!) }),
       stream({ name: 'd', index: 3, outputName: 'kafka-other', output: out({ ...CATALOG['kafka-anon']!, topic: 'other' }) }),
     ];
-    const r = renderFluentd(input(streams));
-    expect(r.image).toBe('fluent/fluentd-kubernetes-daemonset:v1.19-debian-kafka2-1');
+    const mixed = renderFluentd(input(streams));
+    expect(mixed.problems).toEqual([]);
+    expect(mixed.image).toBe(SIDELOG_FLUENTD_IMAGE);
+    const perType = policyFromObject({ defaults: { images: { fluentd: { kafka: 'my/kafka:1', s3: 'my/s3:1', default: 'my/core:1' } } } }).defaults;
+    const r = renderFluentd(input(streams, { defaults: perType }));
+    expect(r.image).toBe('my/kafka:1');
     expect(r.problems.map((p) => p.field)).toEqual(['sidelog.io/streams[1].output', 'sidelog.io/streams[2].output']);
-    expect(r.problems[0]!.message).toContain('fluent/fluentd-kubernetes-daemonset:v1.19-debian-s3-1');
-    expect(r.problems[0]!.message).toContain('fluent/fluentd-kubernetes-daemonset:v1.19-debian-kafka2-1');
-    expect(r.problems[1]!.message).toContain('fluent/fluentd:v1.19-debian-1');
+    expect(r.problems[0]!.message).toContain('my/s3:1');
+    expect(r.problems[0]!.message).toContain('my/kafka:1');
+    expect(r.problems[1]!.message).toContain('my/core:1');
     for (const p of r.problems) expect(p.message).toMatch(/fluent-bit.*one kind/);
   });
 
@@ -596,9 +626,9 @@ describe('problems', () => {
     expect(r.image).toBe('registry.example.com/fluentd-all:1.19');
     const own = renderFluentd(input([stream({ output: out({ type: 'stdout', fluentdImage: 'my/fluentd:1' }) })]));
     expect(own.image).toBe('my/fluentd:1');
+    // Elasticsearch and OpenSearch in one pod: both plugins are in sidelog's image.
     const es = renderFluentd(input([stream({ output: out(CATALOG['es-anon']!) }), stream({ output: out(CATALOG.opensearch!) })]));
-    expect(es.problems).toHaveLength(1);
-    expect(es.problems[0]!.message).toContain('debian-opensearch-1');
+    expect(es.problems).toEqual([]);
   });
 
   it('passes on credential clashes from mergeCredentials', () => {
@@ -638,7 +668,7 @@ describe('injection', () => {
     const regex = `^(?<m>.*)${h}x$`;
     const outcome = inertOrRefused(
       () => input([stream({ name: 'app', index: 0, output: out({ type: 'stdout' }), parser: 'regex', regex })]),
-      (root) => param(find(root, 'parse')[0]!, 'expression'),
+      (root) => param(find(root, 'parse').find((p) => param(p, '@type') === 'regexp')!, 'expression'),
       `/${regex}/`,
     );
     if (/[\n\r\u2028]/.test(h)) expect(outcome).toBe('refused');
@@ -753,10 +783,28 @@ describe('a pod with several streams', () => {
     const { root, r } = check(input(streams));
     const ids = [...find(root, 'source'), ...find(root, 'filter'), ...find(root, 'match')].map((e) => param(e, '@id'));
     expect(new Set(ids).size).toBe(ids.length);
-    expect(new Set(find(root, 'source').map((e) => param(e, 'pos_file'))).size).toBe(streams.length);
+    expect(new Set(tails(root).map((e) => param(e, 'pos_file'))).size).toBe(streams.length);
     expect(find(root, 'buffer').filter((b) => param(b, '@type') === 'file').map((b) => param(b, 'path'))).toEqual(
       streams.filter((s) => s.critical).map((s) => `${BUFFER_ROOT}/${s.name}`),
     );
     expect(r.problems).toEqual([]);
+  });
+});
+
+describe('tags', () => {
+  it('forward and stackdriver streams carry the catalog value; a value Fluentd cannot use as a tag is a problem, not a broken config', () => {
+    const fwd = stream({ name: 'a', index: 0, output: out({ type: 'forward', host: 'agg', tag: 'team-a.orders' }) });
+    const bad = stream({ name: 'b', index: 1, output: out({ type: 'forward', host: 'agg', tag: '.team-a' }) });
+    const gcl = stream({ name: 'c', index: 2, output: out({ type: 'stackdriver', logName: 'team-a.c' }) });
+    const r = renderFluentd(input([fwd, bad, gcl]));
+    const root = parseFluentdConf(r.files[0]!.text);
+    expect(top(root, 'match').map((m) => m.arg)).toEqual(['team-a.orders', 'sidelog.team-a.b', 'team-a.c']);
+    expect(r.problems).toEqual([{ field: 'sidelog.io/streams[1].output', message: expect.stringContaining('cannot tag events ".team-a"') }]);
+  });
+
+  it('two streams with one catalog tag: the second is a problem (Fluentd routes by tag)', () => {
+    const o = out({ type: 'forward', host: 'agg', tag: 'team-a.all' });
+    const r = renderFluentd(input([stream({ name: 'a', index: 0, output: o }), stream({ name: 'b', index: 1, output: o })]));
+    expect(r.problems).toEqual([{ field: 'sidelog.io/streams[1].output', message: expect.stringContaining('stream "a" already uses "team-a.all"') }]);
   });
 });

@@ -50,6 +50,7 @@ const SERVE_ARGS = [
   '--tls-cert', '/etc/sidelog/tls/tls.crt',
   '--tls-key', '/etc/sidelog/tls/tls.key',
   '--port', '8443',
+  '--preview-port', '8444',
   '--discover-version',
 ];
 const CERTS_ARGS = ['certs', 'ensure', '--namespace', 'sidelog', '--service', 'sidelog', '--secret', 'sidelog-tls', '--ca-secret', 'sidelog-ca', '--webhook', 'sidelog'];
@@ -219,11 +220,14 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       for (const { owner, template } of b.podTemplates()) {
         if (template !== webhookPod) expect([owner, serviceSelects(svc.spec.selector, template.metadata?.labels)]).toEqual([owner, false]);
       }
-      expect(svc.spec.ports).toHaveLength(1);
-      const [port] = svc.spec.ports;
+      // The webhook port for the API server; the preview port for /preview and /metrics.
+      expect(svc.spec.ports).toHaveLength(2);
+      const [port, preview] = svc.spec.ports;
       expect(port).toMatchObject({ name: 'https', port: 443, targetPort: 'https' });
       expect(typeof port!.targetPort).toBe('string');
       expect(server.ports).toContainEqual({ name: port!.targetPort, containerPort: 8443, protocol: 'TCP' });
+      expect(preview).toMatchObject({ name: 'preview', port: 8444, targetPort: 'preview' });
+      expect(server.ports).toContainEqual({ name: preview!.targetPort, containerPort: 8444, protocol: 'TCP' });
     });
   });
 
@@ -261,8 +265,10 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       expect(server.args).toEqual(SERVE_ARGS);
       expect(server.env).toContainEqual({ name: 'SIDELOG_LOG_LEVEL', value: 'info' });
       const config = serveConfig(server);
-      expect(config).toMatchObject({ port: 8443, discoverVersion: true, logLevel: 'info' });
+      expect(config).toMatchObject({ port: 8443, previewPort: 8444, host: '::', discoverVersion: true, logLevel: 'info' });
       expect(server.ports).toContainEqual({ name: 'https', containerPort: config.port, protocol: 'TCP' });
+      expect(server.ports).toContainEqual({ name: 'preview', containerPort: config.previewPort, protocol: 'TCP' });
+      expect(webhookPod.metadata?.annotations?.['prometheus.io/port']).toBe(String(config.previewPort));
     });
 
     it.each([

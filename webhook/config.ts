@@ -12,7 +12,10 @@ const boolText = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).trans
 export const ConfigSchema = z
   .strictObject({
     port: intText(0, 65535).default(8443),
-    host: z.string().min(1).default('0.0.0.0'),
+    /** `::` listens on IPv6 and IPv4 (falling back to 0.0.0.0 where IPv6 is unavailable). */
+    host: z.string().min(1).default('::'),
+    /** The second listener: /preview and /metrics. */
+    previewPort: intText(0, 65535).default(8444),
     policy: z.string().min(1).optional(),
     tlsCert: z.string().min(1).optional(),
     tlsKey: z.string().min(1).optional(),
@@ -23,13 +26,33 @@ export const ConfigSchema = z
     /** Ask the API server for its version at start (in-cluster). */
     discoverVersion: boolText.default(false),
     bodyLimit: intText(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
+    /** In-flight /mutate reviews at once; more are answered 429 at once (docs/capacity.md). */
+    maxReviews: intText(1, 100_000).default(64),
+    /** Announced body bytes of in-flight /mutate reviews at once. */
+    maxReviewBytes: intText(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
+    /** Preview worker threads, each with its own heap of previewHeapMb. */
+    previewWorkers: intText(1, 16).default(1),
+    /** In-flight previews at once (running and waiting for a worker). */
+    maxPreviews: intText(1, 1000).default(4),
+    previewHeapMb: intText(16, 4096).default(64),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** How often mounted files (policy, certificate) are checked for changes, in ms. */
     watchInterval: intText(50, 600_000).default(2000),
     /** Seconds to finish in-flight requests on SIGTERM. */
     shutdownSeconds: intText(0, 300).default(20),
+    /** Run the in-server auditor (webhook/ops/auditor.ts); needs the RBAC of manifests/components/auditor. */
+    audit: boolText.default(false),
   })
   .superRefine((c, ctx) => {
+    if (c.port !== 0 && c.port === c.previewPort) {
+      ctx.addIssue({ code: 'custom', path: ['previewPort'], message: 'must differ from --port (/mutate and /preview have listeners of their own)' });
+    }
+    if (c.maxReviewBytes < c.bodyLimit) {
+      ctx.addIssue({ code: 'custom', path: ['maxReviewBytes'], message: 'must be at least --body-limit (one review of the largest size must fit)' });
+    }
+    if (c.maxPreviews < c.previewWorkers) {
+      ctx.addIssue({ code: 'custom', path: ['maxPreviews'], message: 'must be at least --preview-workers' });
+    }
     if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
       ctx.addIssue({ code: 'custom', path: [c.tlsCert === undefined ? 'tlsCert' : 'tlsKey'], message: '--tls-cert and --tls-key go together' });
     }
@@ -41,6 +64,7 @@ export type Config = Readonly<z.output<typeof ConfigSchema>>;
 export const ENV_VARS: Readonly<Record<string, string>> = {
   port: 'SIDELOG_PORT',
   host: 'SIDELOG_HOST',
+  previewPort: 'SIDELOG_PREVIEW_PORT',
   policy: 'SIDELOG_POLICY',
   tlsCert: 'SIDELOG_TLS_CERT',
   tlsKey: 'SIDELOG_TLS_KEY',
@@ -48,9 +72,15 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   kubeVersion: 'SIDELOG_KUBE_VERSION',
   discoverVersion: 'SIDELOG_DISCOVER_VERSION',
   bodyLimit: 'SIDELOG_BODY_LIMIT',
+  maxReviews: 'SIDELOG_MAX_REVIEWS',
+  maxReviewBytes: 'SIDELOG_MAX_REVIEW_BYTES',
+  previewWorkers: 'SIDELOG_PREVIEW_WORKERS',
+  maxPreviews: 'SIDELOG_MAX_PREVIEWS',
+  previewHeapMb: 'SIDELOG_PREVIEW_HEAP_MB',
   logLevel: 'SIDELOG_LOG_LEVEL',
   watchInterval: 'SIDELOG_WATCH_INTERVAL_MS',
   shutdownSeconds: 'SIDELOG_SHUTDOWN_SECONDS',
+  audit: 'SIDELOG_AUDIT',
 };
 
 const FLAG_OF = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;

@@ -6,9 +6,12 @@ import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { type Config, loadConfig } from './config.js';
 import { type KubeVersion, formatKubeVersion, parseKubeVersion } from './core/kube-version.js';
+import { listen } from './listen.js';
 import { createMetrics } from './metrics.js';
 import { createPolicyStore } from './policy-store.js';
-import { buildServer, TLS_MIN_VERSION } from './server.js';
+import { createPreviewPool } from './preview-pool.js';
+import { buildPreviewServer, buildServer, TLS_MIN_VERSION } from './server.js';
+import type { ServerDeps } from './server-deps.js';
 import { type TlsMaterial, ensureSelfSigned, readTlsFiles } from './tls.js';
 import { type Watcher, watchFiles } from './watch.js';
 
@@ -16,9 +19,14 @@ import { type Watcher, watchFiles } from './watch.js';
 const DISCOVERY_TIMEOUT_MS = 5000;
 
 export interface Running {
+  /** The webhook listener: /mutate, /mutate/required, /healthz, /readyz. */
   readonly app: FastifyInstance;
+  /** The preview listener: /preview, /metrics. */
+  readonly previewApp: FastifyInstance;
   readonly url: string;
   readonly port: number;
+  readonly previewUrl: string;
+  readonly previewPort: number;
   /** The CA to trust when the certificate was generated here. */
   readonly caFile?: string;
   readonly certFile: string;
@@ -29,6 +37,8 @@ export interface Running {
 export interface StartOptions {
   /** Where the Kubernetes version comes from when neither --kube-version nor the env sets one. */
   readonly discoverVersion?: () => Promise<string | undefined>;
+  /** Where the auditor (--audit) finds the cluster; default: in-cluster service account, $KUBECONFIG. */
+  readonly kube?: { readonly kubeconfig?: string; readonly context?: string };
 }
 
 /** Start the webhook from a validated configuration. Throws (one line) when policy or certificate is unusable. */
@@ -52,19 +62,24 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     (ok) => metrics.policyReloads.inc({ result: ok ? 'success' : 'failure' }),
   );
 
+  const deps: ServerDeps = {
+    policy: () => policies.current(),
+    policyText: () => policies.text(),
+    policySource: () => policies.source(),
+    kubeVersion: () => kubeVersion,
+    // A bad policy update keeps the last good policy in force and the server ready: taking every
+    // replica out of service would refuse all pods in `required` namespaces.
+    readiness: () => (tls.notAfter.getTime() <= Date.now() ? ['the serving certificate has expired'] : []),
+    policyError: () => policies.lastError(),
+    metrics,
+  };
+  const logger = { level: config.logLevel };
   const app: FastifyInstance = buildServer(
-    { tls: { cert: tls.cert, key: tls.key }, bodyLimit: config.bodyLimit, logger: { level: config.logLevel } },
-    {
-      policy: () => policies.current(),
-      policySource: () => policies.source(),
-      kubeVersion: () => kubeVersion,
-      // A bad policy update keeps the last good policy in force and the server ready: taking every
-      // replica out of service would refuse all pods in `required` namespaces.
-      readiness: () => (tls.notAfter.getTime() <= Date.now() ? ['the serving certificate has expired'] : []),
-      policyError: () => policies.lastError(),
-      metrics,
-    },
+    { tls: { cert: tls.cert, key: tls.key }, bodyLimit: config.bodyLimit, logger, reviews: { requests: config.maxReviews, bytes: config.maxReviewBytes } },
+    deps,
   );
+  const pool = createPreviewPool({ workers: config.previewWorkers, queue: config.maxPreviews - config.previewWorkers, heapMb: config.previewHeapMb, timeoutMs: 20_000 });
+  const previewApp: FastifyInstance = buildPreviewServer({ tls: { cert: tls.cert, key: tls.key }, logger, previews: config.maxPreviews }, deps, pool);
 
   if (kubeVersion === undefined && opts.discoverVersion) {
     try {
@@ -86,7 +101,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     watchFiles([tlsFiles.certFile, tlsFiles.keyFile], config.watchInterval, () => {
       try {
         const next = readTlsFiles(tlsFiles.certFile, tlsFiles.keyFile);
-        (app.server as unknown as import('node:tls').Server).setSecureContext({ cert: next.cert, key: next.key, minVersion: TLS_MIN_VERSION });
+        for (const a of [app, previewApp]) (a.server as unknown as import('node:tls').Server).setSecureContext({ cert: next.cert, key: next.key, minVersion: TLS_MIN_VERSION });
         tls = next;
         metrics.certReloads.inc({ result: 'success' });
         app.log.info({ notAfter: next.notAfter.toISOString() }, 'serving certificate reloaded');
@@ -98,20 +113,27 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     }),
   );
 
-  await app.listen({ port: config.port, host: config.host });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  app.log.info({ port, policy: policies.source(), kubeVersion: formatKubeVersion(kubeVersion) }, 'sidelog listening');
+  const auditor = config.audit
+    ? await (await import('./ops/auditor.js')).startAuditor({ registry: metrics.registry, policy: () => policies.current(), kubeVersion: () => kubeVersion, log: app.log, ...(opts.kube ? { kube: opts.kube } : {}) })
+    : undefined;
+  const port = await listen(app, config.port, config.host);
+  const previewPort = await listen(previewApp, config.previewPort, config.host);
+  app.log.info({ host: config.host, port, previewPort, policy: policies.source(), kubeVersion: formatKubeVersion(kubeVersion) }, 'sidelog listening');
   return {
     app,
+    previewApp,
     port,
+    previewPort,
     url: `https://localhost:${port}`,
+    previewUrl: `https://localhost:${previewPort}`,
     ...(tlsFiles.caFile !== undefined ? { caFile: tlsFiles.caFile } : {}),
     certFile: tlsFiles.certFile,
     keyFile: tlsFiles.keyFile,
     close: async () => {
       for (const w of watchers) w.close();
-      await app.close();
+      await auditor?.stop();
+      await Promise.all([app.close(), previewApp.close()]);
+      await pool.close();
     },
   };
 }
@@ -121,14 +143,21 @@ export const SERVE_FLAGS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   port: { type: 'string', short: 'p' },
+  'preview-port': { type: 'string' },
   host: { type: 'string' },
   'cert-dir': { type: 'string' },
   'kube-version': { type: 'string' },
   'discover-version': { type: 'boolean' },
   'body-limit': { type: 'string' },
+  'max-reviews': { type: 'string' },
+  'max-review-bytes': { type: 'string' },
+  'preview-workers': { type: 'string' },
+  'max-previews': { type: 'string' },
+  'preview-heap-mb': { type: 'string' },
   'log-level': { type: 'string' },
   'watch-interval': { type: 'string' },
   'shutdown-seconds': { type: 'string' },
+  audit: { type: 'boolean' },
 } as const;
 
 /** Flags as config keys: `--tls-cert` -> `tlsCert`. */
@@ -141,10 +170,11 @@ export function tryItText(r: Running): string {
   const ca = r.caFile ? `--cacert ${r.caFile} ` : '';
   return [
     `sidelog is serving on ${r.url}${r.caFile ? ` with a self-signed certificate (CA: ${r.caFile})` : ''}`,
+    `  (/mutate and probes; previews and metrics on ${r.previewUrl})`,
     'Try it:',
-    `  curl ${ca}-H 'Content-Type: application/yaml' --data-binary @examples/pod.yaml '${r.url}/preview?output=yaml'`,
+    `  curl ${ca}-H 'Content-Type: application/yaml' --data-binary @examples/pod.yaml '${r.previewUrl}/preview?output=yaml'`,
     `  curl ${ca}${r.url}/readyz`,
-    `  curl ${ca}${r.url}/metrics`,
+    `  curl ${ca}${r.previewUrl}/metrics`,
     '',
   ].join('\n');
 }

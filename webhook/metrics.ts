@@ -11,6 +11,8 @@ export interface Metrics {
   readonly injections: Counter<'mode' | 'agent' | 'output_type'>;
   readonly skips: Counter<'reason'>;
   readonly badRequests: Counter<'code'>;
+  /** Requests in flight under each cap (docs/capacity.md). */
+  readonly inFlight: Gauge<'cap'>;
   readonly policyReloads: Counter<'result'>;
   readonly certReloads: Counter<'result'>;
   readonly certExpiry: Gauge;
@@ -35,6 +37,7 @@ export function createMetrics(opts: { certNotAfter: () => Date | undefined; poli
     injections: new Counter({ name: 'sidelog_injections_total', help: 'Injected streams by mode, agent and output type.', labelNames: ['mode', 'agent', 'output_type'], registers: [registry] }),
     skips: new Counter({ name: 'sidelog_skips_total', help: 'Pods left unchanged, by reason.', labelNames: ['reason'], registers: [registry] }),
     badRequests: new Counter({ name: 'sidelog_bad_requests_total', help: 'Requests refused before reaching the core, by error code.', labelNames: ['code'], registers: [registry] }),
+    inFlight: new Gauge({ name: 'sidelog_in_flight_requests', help: 'Requests in flight under each cap (reviews, previews); over the cap they are refused with 429.', labelNames: ['cap'], registers: [registry] }),
     policyReloads: new Counter({ name: 'sidelog_policy_reloads_total', help: 'Policy loads by result (success, failure).', labelNames: ['result'], registers: [registry] }),
     certReloads: new Counter({ name: 'sidelog_certificate_reloads_total', help: 'Serving certificate loads by result (success, failure).', labelNames: ['result'], registers: [registry] }),
     certExpiry: new Gauge({

@@ -15,6 +15,8 @@ export interface PolicyStore {
   current(): Policy;
   /** Where the policy in force came from. */
   source(): string;
+  /** The text of the policy in force; undefined for the built-in policy. */
+  text(): string | undefined;
   /** The error of the last failed load, if the last load failed. */
   lastError(): string | undefined;
   /** Re-read the file; returns whether the new policy was taken. */
@@ -34,14 +36,16 @@ function readPolicyFile(file: string): string {
 
 export function createPolicyStore(file: string | undefined, log: PolicyLog, onResult: (ok: boolean) => void = () => undefined): PolicyStore {
   // The first load throws: a server must not start on a policy it cannot read.
-  let policy: Policy = file === undefined ? BUILTIN_POLICY : parsePolicy(readPolicyFile(file), file);
+  let text: string | undefined = file === undefined ? undefined : readPolicyFile(file);
+  let policy: Policy = text === undefined ? BUILTIN_POLICY : parsePolicy(text, file!);
   let from = file ?? 'built-in policy';
   let error: string | undefined;
   onResult(true);
 
-  function offer(text: string, source: string): boolean {
+  function offer(offered: string, source: string): boolean {
     try {
-      policy = parsePolicy(text, source);
+      policy = parsePolicy(offered, source);
+      text = offered;
       from = source;
       error = undefined;
       onResult(true);
@@ -58,20 +62,21 @@ export function createPolicyStore(file: string | undefined, log: PolicyLog, onRe
   return {
     current: () => policy,
     source: () => from,
+    text: () => text,
     lastError: () => error,
     offer,
     reload() {
       if (file === undefined) return true;
-      let text: string;
+      let read: string;
       try {
-        text = readPolicyFile(file);
+        read = readPolicyFile(file);
       } catch (e) {
         error = (e as Error).message;
         onResult(false);
         log.error({ policy: file, error }, 'policy refused; the last good policy stays in force');
         return false;
       }
-      return offer(text, file);
+      return offer(read, file);
     },
   };
 }

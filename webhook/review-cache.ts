@@ -1,46 +1,94 @@
 /**
- * Answers to identical reviews, remembered. The pods a ReplicaSet, Job or DaemonSet creates are
- * identical at admission (the name is generated after admission), so a scale-up asks the same
- * question many times. `answerReview` is pure, so the answer to the same pod, namespace,
- * enforcement, policy version and cluster version is the same bytes: a bounded LRU keyed on
- * exactly those keeps the work to one injection per distinct pod. Answers are kept serialized;
- * only the uid differs per request and is spliced in.
+ * AdmissionReview answers: serialized in one pass, and remembered only when they repeat.
+ *
+ * The pods a ReplicaSet, Job or DaemonSet creates are identical at admission (the name is
+ * generated after admission), so a scale-up asks the same question many times; every other pod
+ * is asked about once. So:
+ * - the key is the SHA-256 of the request's raw bytes without the uid (and of what else decides
+ *   the answer: policy version, enforcement, cluster version), computed only for bodies up to
+ *   64 KiB, before anything is parsed or serialized;
+ * - an answer is remembered on its key's second sighting only (a doorkeeper of digests), so
+ *   distinct pods keep nothing alive;
+ * - the memo is bounded by the bytes it holds, not by a count;
+ * - a hit answers from the bytes alone: no JSON parse, no validation (the same bytes were
+ *   validated when the answer was made), the uid spliced in.
  */
+import { createHash } from 'node:crypto';
 import { type AdmissionReview, type ReviewContext, type ReviewResult, answerReview } from './core/admission.js';
+import { ByteLru, Sightings } from './core/memo.js';
 import type { Policy } from './core/policy.js';
+import type { BodyScan } from './review-bytes.js';
+
+/** What the route logs and counts about an answer (kept with remembered answers). */
+export interface AnswerFacts extends Omit<ReviewResult, 'review'> {
+  readonly operation: string;
+  readonly dryRun: boolean;
+}
 
 /** A review answer ready to send: the AdmissionReview as JSON text. */
-export interface SerializedAnswer extends Omit<ReviewResult, 'review'> {
+export interface SerializedAnswer extends AnswerFacts {
+  readonly uid: string;
   readonly body: string;
+  /** Whether the answer came from the memo. */
+  readonly remembered: boolean;
 }
 
 export interface ReviewCache {
-  answer(review: AdmissionReview, ctx: ReviewContext): SerializedAnswer;
+  /**
+   * Answer the review in `raw` (already scanned). `parse` turns the bytes into a validated
+   * review (throwing the HTTP error to send); it is called only when the answer is not remembered.
+   */
+  answer(raw: Buffer, scan: BodyScan, ctx: ReviewContext, parse: () => AdmissionReview): SerializedAnswer;
+  /** Bytes the remembered answers hold. */
+  readonly bytes: number;
   readonly size: number;
 }
 
-/** Objects larger than this are not remembered (their key would cost more than it saves). */
-const MAX_KEY_BYTES = 64 * 1024;
-const UID_MARK = '"__sidelog_uid__"';
+export interface ReviewCacheOptions {
+  /** Memory the remembered answers may hold. */
+  readonly maxBytes: number;
+  /** Larger request bodies are neither hashed nor remembered. */
+  readonly maxBodyBytes: number;
+}
 
-interface Entry extends Omit<ReviewResult, 'review'> {
-  /** The serialized answer split around the uid (the first string value after apiVersion and kind). */
+export const REVIEW_CACHE_DEFAULTS: ReviewCacheOptions = { maxBytes: 4 * 1024 * 1024, maxBodyBytes: 64 * 1024 };
+
+interface Entry extends AnswerFacts {
+  /** The serialized answer around the uid's JSON string. */
   readonly before: string;
   readonly after: string;
 }
 
-function serialize(fresh: ReviewResult): Entry {
-  const text = JSON.stringify({ ...fresh.review, response: { ...fresh.review.response, uid: '__sidelog_uid__' } });
-  const at = text.indexOf(UID_MARK);
-  return { outcome: fresh.outcome, namespace: fresh.namespace, result: fresh.result, before: text.slice(0, at), after: text.slice(at + UID_MARK.length) };
+const json = JSON.stringify;
+
+/**
+ * The answer as text, in one pass: every value is serialized once (the patch was serialized and
+ * base64-encoded by the core; base64 needs no escaping), split around the uid.
+ */
+export function serializeAnswer(fresh: ReviewResult): { before: string; after: string } {
+  const r = fresh.review.response;
+  let after = `,"allowed":${r.allowed}`;
+  if (r.patchType !== undefined && r.patch !== undefined) after += `,"patchType":${json(r.patchType)},"patch":"${r.patch}"`;
+  if (r.warnings !== undefined) after += `,"warnings":${json(r.warnings)}`;
+  if (r.auditAnnotations !== undefined) after += `,"auditAnnotations":${json(r.auditAnnotations)}`;
+  if (r.status !== undefined) after += `,"status":${json(r.status)}`;
+  return { before: `{"apiVersion":${json(fresh.review.apiVersion)},"kind":"AdmissionReview","response":{"uid":`, after: `${after}}}` };
 }
 
-function withUid(e: Entry, uid: string): SerializedAnswer {
-  return { outcome: e.outcome, namespace: e.namespace, result: e.result, body: `${e.before}${JSON.stringify(uid)}${e.after}` };
+/** The uid token's value when it is one a review may carry (1 to 256 characters). */
+function uidOf(raw: Buffer, scan: BodyScan): string | undefined {
+  if (!scan.uid) return undefined;
+  try {
+    const uid: unknown = JSON.parse(raw.toString('utf8', scan.uid.start, scan.uid.end));
+    return typeof uid === 'string' && uid.length >= 1 && uid.length <= 256 ? uid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-export function createReviewCache(capacity = 256): ReviewCache {
-  const entries = new Map<string, Entry>();
+export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAULTS): ReviewCache {
+  const memo = new ByteLru<Entry>(opts.maxBytes);
+  const sightings = new Sightings();
   const policyIds = new WeakMap<Policy, number>();
   let nextPolicyId = 0;
   const policyId = (p: Policy) => {
@@ -48,25 +96,43 @@ export function createReviewCache(capacity = 256): ReviewCache {
     if (id === undefined) policyIds.set(p, (id = nextPolicyId++));
     return id;
   };
+  const keyOf = (raw: Buffer, scan: BodyScan, ctx: ReviewContext): string | undefined => {
+    if (raw.length > opts.maxBodyBytes || !scan.uid) return undefined;
+    const v = ctx.kubeVersion;
+    return createHash('sha256')
+      .update(`${policyId(ctx.policy)}\u0000${ctx.enforcement}\u0000${v ? `${v.major}.${v.minor}` : ''}\u0000`)
+      .update(raw.subarray(0, scan.uid.start))
+      .update(raw.subarray(scan.uid.end))
+      .digest('base64');
+  };
   return {
-    get size() {
-      return entries.size;
+    get bytes() {
+      return memo.bytes;
     },
-    answer(review, ctx) {
-      const r = review.request;
-      const object = JSON.stringify(r.object ?? null);
-      if (object.length > MAX_KEY_BYTES) return withUid(serialize(answerReview(review, ctx)), r.uid);
-      const v = ctx.kubeVersion;
-      const key = [policyId(ctx.policy), ctx.enforcement, v ? `${v.major}.${v.minor}` : '', r.operation, r.kind.group, r.kind.kind, r.subResource ?? '', r.namespace ?? '', review.apiVersion, object].join('\u0000');
-      let entry = entries.get(key);
-      if (entry) {
-        entries.delete(key);
-      } else {
-        entry = serialize(answerReview(review, ctx));
-        if (entries.size >= capacity) entries.delete(entries.keys().next().value as string);
+    get size() {
+      return memo.size;
+    },
+    answer(raw, scan, ctx, parse) {
+      const key = keyOf(raw, scan, ctx);
+      const scannedUid = key !== undefined ? uidOf(raw, scan) : undefined;
+      if (key !== undefined && scannedUid !== undefined) {
+        const hit = memo.get(key);
+        if (hit) return { ...facts(hit), uid: scannedUid, body: `${hit.before}${json(scannedUid)}${hit.after}`, remembered: true };
       }
-      entries.set(key, entry);
-      return withUid(entry, r.uid);
+      const review = parse();
+      const fresh = answerReview(review, ctx);
+      const text = serializeAnswer(fresh);
+      const uid = review.request.uid;
+      const entry: Entry = { outcome: fresh.outcome, namespace: fresh.namespace, result: fresh.result, operation: review.request.operation, dryRun: review.request.dryRun ?? false, ...text };
+      // Remember only on the second sighting, and only when the bytes said what the parse did.
+      if (key !== undefined && scannedUid === uid && sightings.sight(key)) {
+        memo.set(key, entry, 2 * (text.before.length + text.after.length) + 512 + 128 * (fresh.result.injection?.streams.length ?? 0));
+      }
+      return { ...facts(entry), uid, body: `${text.before}${json(uid)}${text.after}`, remembered: false };
     },
   };
+}
+
+function facts(e: Entry): AnswerFacts {
+  return { outcome: e.outcome, namespace: e.namespace, result: e.result, operation: e.operation, dryRun: e.dryRun };
 }

@@ -1,44 +1,47 @@
 /**
- * `buildServer(options, deps)` returns the fastify app, ready to listen, and never listens itself.
+ * The two listeners' apps. `buildServer` is the webhook listener: `/mutate`, `/mutate/required`
+ * and the probes, nothing else, so nothing else can delay an admission review.
+ * `buildPreviewServer` is the second listener: `/preview` (worked in preview workers) and
+ * `/metrics`. Both return the fastify app, ready to listen, and never listen themselves.
  * Serving, not deciding: every decision is in core/; policy, certificate and version arrive as
  * functions in `deps`, so reloads take effect on the next request.
  */
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
-import type { KubeVersion } from './core/kube-version.js';
-import type { Policy } from './core/policy.js';
+import { type CapOptions, createCap, limitInFlight } from './caps.js';
+import { rawBodies } from './body.js';
 import { ERRORS, type ErrorCode, FASTIFY_CODES, HttpError } from './errors.js';
 import { healthRoutes } from './http/health.js';
 import { metricsRoutes } from './http/metrics.js';
 import { mutateRoutes } from './http/mutate.js';
-import { previewRoutes } from './http/preview.js';
-import type { Metrics } from './metrics.js';
-
-export interface ServerDeps {
-  readonly policy: () => Policy;
-  readonly policySource: () => string;
-  readonly kubeVersion: () => KubeVersion | undefined;
-  /** Why the server is not ready (empty when ready). */
-  readonly readiness: () => string[];
-  /** The error of the last policy update that was refused, if the last one was. */
-  readonly policyError?: () => string | undefined;
-  readonly metrics: Metrics;
-}
+import { PREVIEW_BODY_LIMIT, previewRoutes } from './http/preview.js';
+import type { PreviewPool } from './preview-pool.js';
+import { type ReviewCacheOptions, REVIEW_CACHE_DEFAULTS, createReviewCache } from './review-cache.js';
+import type { ServerDeps } from './server-deps.js';
 
 export interface ServerOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
   readonly bodyLimit: number;
   readonly logger?: boolean | { level: string };
+  /** In-flight `/mutate` reviews: count and announced body bytes. */
+  readonly reviews: CapOptions;
+  readonly reviewCache?: ReviewCacheOptions;
+}
+
+export interface PreviewServerOptions {
+  readonly tls?: { readonly cert: string; readonly key: string };
+  readonly logger?: boolean | { level: string };
+  /** In-flight previews (running and waiting for a worker). */
+  readonly previews: number;
 }
 
 export const TLS_MIN_VERSION = 'TLSv1.2';
-const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
 
-export function buildServer(options: ServerOptions, deps: ServerDeps): FastifyInstance {
-  const logger = options.logger ?? false;
+/** What both listeners share: TLS, logging, timing, the error table. */
+function createApp(tls: ServerOptions['tls'], logger: ServerOptions['logger'], bodyLimit: number, deps: ServerDeps): FastifyInstance {
   const app = Fastify({
-    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key, minVersion: TLS_MIN_VERSION } } : {}),
-    bodyLimit: options.bodyLimit,
-    logger,
+    ...(tls ? { https: { cert: tls.cert, key: tls.key, minVersion: TLS_MIN_VERSION } } : {}),
+    bodyLimit,
+    logger: logger ?? false,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     // Idle keep-alive connections are closed at once on shutdown; busy ones finish their request.
@@ -47,8 +50,6 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): FastifyIn
     requestTimeout: 30_000,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
-
-  app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   app.addHook('onRequest', async (req) => {
     (req as { startedAt?: bigint }).startedAt = process.hrtime.bigint();
@@ -68,7 +69,7 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): FastifyIn
       message = err.message;
     } else if (typeof err.code === 'string' && FASTIFY_CODES[err.code]) {
       code = FASTIFY_CODES[err.code]!;
-      message = code === 'TOO_LARGE' ? `${ERRORS.TOO_LARGE.message} (${req.routeOptions.bodyLimit ?? options.bodyLimit} bytes)` : `${ERRORS[code].message}: ${err.message}`;
+      message = code === 'TOO_LARGE' ? `${ERRORS.TOO_LARGE.message} (${req.routeOptions.bodyLimit ?? bodyLimit} bytes)` : `${ERRORS[code].message}: ${err.message}`;
     } else if ('validation' in err && err.validation) {
       code = 'BAD_QUERY';
       message = `${ERRORS.BAD_QUERY.message}: ${err.message}`;
@@ -86,10 +87,27 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): FastifyIn
     deps.metrics.badRequests.inc({ code: 'NOT_FOUND' });
     return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `${ERRORS.NOT_FOUND.message}: ${req.method} ${req.url.split('?')[0]}` } });
   });
+  return app;
+}
 
-  mutateRoutes(app, deps);
-  previewRoutes(app, deps, options.bodyLimit);
+/** The webhook listener: admission reviews and probes. */
+export function buildServer(options: ServerOptions, deps: ServerDeps): FastifyInstance {
+  const app = createApp(options.tls, options.logger, options.bodyLimit, deps);
+  rawBodies(app, { json: true });
+  const reviews = createCap(options.reviews, (n) => deps.metrics.inFlight.set({ cap: 'reviews' }, n));
+  limitInFlight(app, reviews, ['/mutate', '/mutate/required'], options.bodyLimit);
+  mutateRoutes(app, deps, createReviewCache(options.reviewCache ?? REVIEW_CACHE_DEFAULTS));
   healthRoutes(app, deps);
+  return app;
+}
+
+/** The preview listener: previews, worked by `pool`, and the metrics. */
+export function buildPreviewServer(options: PreviewServerOptions, deps: ServerDeps, pool: PreviewPool): FastifyInstance {
+  const app = createApp(options.tls, options.logger, PREVIEW_BODY_LIMIT, deps);
+  rawBodies(app, { json: true, yaml: true });
+  const previews = createCap({ requests: options.previews, bytes: options.previews * PREVIEW_BODY_LIMIT }, (n) => deps.metrics.inFlight.set({ cap: 'previews' }, n));
+  limitInFlight(app, previews, ['/preview'], PREVIEW_BODY_LIMIT);
+  previewRoutes(app, deps, pool, PREVIEW_BODY_LIMIT);
   metricsRoutes(app, deps);
   return app;
 }

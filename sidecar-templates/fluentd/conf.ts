@@ -77,6 +77,9 @@ const isArg = (s: string) =>
 /** Characters a JSON string here carries as themselves: [A-Za-z0-9 _./:@%+=,-]; every other is a \uXXXX escape. */
 const isJsonSafe = (c: number) => isAlnum_(c) || c === 0x20 || (c >= 0x2c && c <= 0x2f) || c === 0x3a || c === 0x40 || c === 0x25 || c === 0x2b || c === 0x3d;
 
+/** Whether `arg` can be written as a section argument (a tag or a match pattern without wildcards). */
+export const isSafeArg = (arg: string) => isArg(arg) && !arg.endsWith('.');
+
 export function envRef(name: string): EnvRef {
   if (!ENV_NAME.test(name)) throw new Error(`refusing to reference env var ${JSON.stringify(name)}`);
   return { env: name };
@@ -140,7 +143,7 @@ const PLACEHOLDER_SECTIONS = new Set(['record']);
 
 function writeDirective(d: Directive, depth: number, lines: string[]): void {
   if (!isName(d.name)) throw new Error(`refusing to render section name ${JSON.stringify(d.name)}`);
-  if (d.arg !== undefined && !(isArg(d.arg) && !d.arg.endsWith('.'))) {
+  if (d.arg !== undefined && !isSafeArg(d.arg)) {
     throw new Error(`refusing to render <${d.name}> argument ${JSON.stringify(d.arg)}`);
   }
   const pad = '  '.repeat(depth);

@@ -1,18 +1,19 @@
 /**
- * Fluentd agent sidecar: per stream one in_tail source (pos file on the state volume), one
- * record_transformer filter adding pod facts, and one match with the stream's catalog output.
- * Critical streams buffer on the filesystem, retry forever and block instead of dropping
- * (AGENTS.md); the others buffer in memory with bounded retries.
+ * Fluentd agent sidecar: the loopback monitor (and, with sidelog's image, the Prometheus exporter),
+ * then per stream one in_tail source (pos file on the state volume), the record shaping of
+ * records.ts with core filters only (credential guard, parser, app keys moved aside, enrichment,
+ * a document ID for Elasticsearch), and one match with the stream's catalog output. Critical
+ * streams buffer on the filesystem and retry forever; buffer sizes come from budget.ts.
  *
  * Like the Fluent Bit renderer, the config is built as data ({@link fluentdDirectives}) and
  * written last by {@link serializeFluentd}, which refuses every unsafe name or value (see conf.ts
  * for the quoting rule that makes the file injection-proof). Every parameter is one the plugin has
  * (checked by the tests against test/fixtures/agent-keys/fluentd.json).
  *
- * Routing is by tag: a stream's events are tagged `sidelog.<stream>` at the source and matched on
- * it. Fluentd has no core plugin that rewrites a tag, so what the destination sees is that tag:
- * forward sends it instead of the catalog's `tag`, and google_cloud names the log after it instead
- * of `logName` (Fluent Bit honours both).
+ * Routing is by tag, namespaced like Fluent Bit's (tagOf): the catalog's forward `tag` or
+ * stackdriver `logName` where the destination sees the tag, else `sidelog.<namespace>.<stream>`.
+ * Fluentd has no core plugin that rewrites a tag, so two streams of a pod may not share one
+ * (tagProblems).
  *
  * The process: `fluentd --no-supervisor`, one process (PID 1) that shuts down gracefully on
  * SIGTERM. It writes only to the mounted volumes: pos files and the <system> root_dir on the
@@ -22,16 +23,18 @@
  * (0755) when there is one: fluent-plugin-s3 compresses into Tempfiles there.
  */
 import { AGENT_CONFIG } from '../../webhook/core/annotations.js';
-import { fluentdImageFor } from '../../webhook/core/policy.js';
+import { SIDELOG_FLUENTD_IMAGE, fluentdImageFor } from '../../webhook/core/policy.js';
 import type { EnvVar, VolumeMount } from '../../webhook/core/pod.js';
-import { parseQuantity } from '../../webhook/core/quantity.js';
-import { credentialsFor, mergeCredentials } from '../common.js';
+import { type Budget, fluentdChunkMib, planBudget, usesDisk } from '../budget.js';
+import { HOST_NETWORK_WARNING, credentialsFor, freePort, mergeCredentials, tlsFor } from '../common.js';
+import { guaranteeWarning } from '../guarantees.js';
+import { CREDENTIAL_GUARD, ENRICHMENT_KEYS, FILE_KEY, INTERNAL_PREFIX, MESSAGE_KEY, RAW_KEY, RESERVED_KEYS, appKey, parsesFields } from '../records.js';
 import { type AgentRender, type AgentRenderInput, type AgentStream, FACT_ENV, PATHS, VOLUMES } from '../types.js';
-import { type Directive, type Param, envRef, jsonHash, serializeFluentd } from './conf.js';
-import { MULTILINE_FLUSH_INTERVAL, isMultiline, parseDirective } from './parsers.js';
+import { type ConfValue, type Directive, type Param, envRef, isSafeArg, jsonHash, serializeFluentd } from './conf.js';
+import { MULTILINE_FLUSH_INTERVAL, isMultiline, parseDirective, sourceParseDirective } from './parsers.js';
 
 export { type ConfValue, type Directive, type Param, envRef, jsonHash, quoteString, serializeFluentd } from './conf.js';
-export { MULTILINE_BODY, MULTILINE_FIRSTLINE, NO_TIME_KEY, parseDirective } from './parsers.js';
+export { MULTILINE_BODY, MULTILINE_FIRSTLINE, NO_TIME_KEY, parseDirective, sourceParseDirective } from './parsers.js';
 
 export const CONFIG_FILE = 'fluent.conf';
 /** On PATH in fluent/fluentd (ruby image, /usr/local/bundle/bin) and the daemonset images (bundle bin). */
@@ -45,34 +48,42 @@ export const BUFFER_ROOT = `${PATHS.buffer}/fluentd`;
 const RETRY_MAX_TIMES = '10';
 /** Cap on the exponential retry back-off, so a long outage is followed by delivery within this. */
 const RETRY_MAX_INTERVAL = '30s';
-/** Memory the non-critical (memory-buffered) streams may hold together. */
-const MEMORY_BUDGET_MB = 64;
-/** Chunk size of critical (file) buffers. */
-const FILE_CHUNK_MB = 8;
+/** Fluentd's monitor (in_monitor_agent) listens on loopback only: it can show plugin state. */
+export const MONITOR_PORT = 24220;
+/** fluent-plugin-prometheus' exporter (sidelog's image only), on the pod IP for Prometheus. */
+export const METRICS_PORT = 24231;
+export const METRICS_PATH = '/metrics';
+
+/** The monitor's and the exporter's ports: the defaults, or the next ones no container of the pod declares. */
+export function monitorPorts(input: Pick<AgentRenderInput, 'network'>): { monitor: number; metrics: number } {
+  const used = input.network?.usedPorts ?? [];
+  const monitor = freePort(MONITOR_PORT, used);
+  return { monitor, metrics: freePort(METRICS_PORT, [...used, monitor]) };
+}
 
 const bool = (b: boolean) => (b ? 'true' : 'false');
 const env = (name: string) => envRef(name);
 const mb = (n: number) => `${n}m`;
 
-/** The tag of a stream's events, and the pattern of its filter and match. */
-export const tagOf = (s: Pick<AgentStream, 'name'>) => `sidelog.${s.name}`;
+/**
+ * The tag of a stream's events, and the pattern of its filter and match: what the destination
+ * sees where the tag is what it routes by. Forward sends the catalog's tag (default
+ * `sidelog.<namespace>.<stream>`), Cloud Logging names the log after the tag (the catalog's
+ * logName, default `<namespace>.<stream>`), and every other stream is `sidelog.<namespace>.<stream>`:
+ * namespaced like Fluent Bit's.
+ */
+export function tagOf(s: Pick<AgentStream, 'name' | 'output'>, namespace: string): string {
+  const own = `sidelog.${namespace}.${s.name}`;
+  const catalog = s.output.type === 'forward' ? s.output.tag : s.output.type === 'stackdriver' ? s.output.logName : undefined;
+  // A catalog value Fluentd cannot use as a tag is a problem (tagProblems); the config stays writable.
+  return catalog !== undefined && isSafeArg(catalog) ? catalog : own;
+}
 
 /** Whether a stream buffers on the buffer volume (critical streams; S3 always stages on disk). */
-export const usesFileBuffer = (s: Pick<AgentStream, 'critical' | 'output'>) => s.critical || s.output.type === 's3';
+export const usesFileBuffer = (s: Pick<AgentStream, 'critical' | 'output'>) => usesDisk({ critical: s.critical, outputType: s.output.type });
 
-/**
- * Disk each file-buffered stream may fill: the buffer volume split evenly, a fifth kept spare (as
- * Fluent Bit's perOutputLimit, counting S3 staging too, which shares the volume), in MiB.
- */
-export function fileBufferLimitMb(bufferSize: string, fileBuffered: number): number {
-  const bytes = parseQuantity(bufferSize) ?? 2 ** 30;
-  return Math.max(16, Math.floor((bytes * 0.8) / Math.max(1, fileBuffered) / 2 ** 20));
-}
-
-/** Memory each memory-buffered stream may hold: a shared budget, at least 4 MiB each. */
-export function memoryBufferLimitMb(memoryBuffered: number): number {
-  return Math.max(4, Math.floor(MEMORY_BUDGET_MB / Math.max(1, memoryBuffered)));
-}
+export const budgetOf = (input: AgentRenderInput): Budget =>
+  planBudget('fluentd', input.streams.map((s) => ({ name: s.name, critical: s.critical, outputType: s.output.type })), input.memoryLimit, input.defaults.bufferSize);
 
 /** Timeout of one delivery attempt: the flush time allowed at shutdown, but never below 5 s. */
 export const attemptTimeout = (flushSeconds: number) => Math.max(5, flushSeconds);
@@ -94,6 +105,8 @@ interface Plan {
 
 /** The record field kafka2 reads the topic from; set by sidelog's filter, never by the log line. */
 export const KAFKA_TOPIC_KEY = 'sidelog_kafka_topic';
+/** The record field the genid filter writes the document ID to; elasticsearch/opensearch read it (id_key) and drop it. */
+export const ES_ID_KEY = 'sidelog_id';
 
 /** The plugin-specific part of one stream's `<match>`. */
 function outputPlan(s: AgentStream, timeout: number): Plan {
@@ -101,6 +114,7 @@ function outputPlan(s: AgentStream, timeout: number): Plan {
   const creds = credentialsFor(s.outputName, o);
   const cred = creds.vars;
   const t = `${timeout}s`;
+  const tls = tlsFor(s.outputName, o);
   const userPass = (user: string, pass: string): Param[] =>
     cred.username ? [[user, env(cred.username)], [pass, env(cred.password!)]] : [];
   switch (o.type) {
@@ -115,6 +129,8 @@ function outputPlan(s: AgentStream, timeout: number): Plan {
           ...(o.tls
             ? ([['transport', 'tls'], ['tls_verify_hostname', bool(o.tlsVerify)], ['tls_insecure_mode', bool(!o.tlsVerify)]] as Param[])
             : []),
+          ...(o.tls && tls.ca ? ([['tls_cert_path', tls.ca]] as Param[]) : []),
+          ...(o.tls && tls.cert ? ([['tls_client_cert_path', tls.cert], ['tls_client_private_key_path', tls.key!]] as Param[]) : []),
           ['require_ack_response', bool(o.requireAck)],
           ...(o.requireAck ? ([['ack_response_timeout', t]] as Param[]) : []),
           ['connect_timeout', t], ['send_timeout', t],
@@ -131,12 +147,14 @@ function outputPlan(s: AgentStream, timeout: number): Plan {
         params: [
           ['brokers', o.brokers.join(',')], ['default_topic', o.topic],
           ['topic_key', KAFKA_TOPIC_KEY], ['exclude_topic_key', 'true'],
-          // ruby-kafka speaks TLS when it has CA certificates; the system store is the one we have.
-          ...(o.tls ? ([['ssl_ca_certs_from_system', 'true'], ['ssl_verify_hostname', bool(o.tlsVerify)]] as Param[]) : []),
+          // ruby-kafka speaks TLS when it has CA certificates: the catalog's CA bundle, else the system store.
+          ...(o.tls ? ([tls.ca ? ['ssl_ca_cert', tls.ca] : ['ssl_ca_certs_from_system', 'true'], ['ssl_verify_hostname', bool(o.tlsVerify)]] as Param[]) : []),
+          ...(o.tls && tls.cert ? ([['ssl_client_cert', tls.cert], ['ssl_client_cert_key', tls.key!]] as Param[]) : []),
           ...(sasl
             ? ([['username', env(cred.username!)], ['password', env(cred.password!)], ...(scram ? [['scram_mechanism', scram]] : []), ['sasl_over_ssl', bool(o.tls)]] as Param[])
             : []),
-          ['required_acks', s.critical ? '-1' : '1'],
+          // All in-sync replicas acknowledge before the chunk counts as written; retries cannot duplicate.
+          ['required_acks', s.critical ? '-1' : '1'], ...(s.critical ? ([['idempotent', 'true']] as Param[]) : []),
           ['ack_timeout', String(timeout)], ['connect_timeout', String(timeout)], ['socket_timeout', String(timeout)],
         ],
         children: [{ name: 'format', params: [['@type', 'json']] }],
@@ -150,6 +168,10 @@ function outputPlan(s: AgentStream, timeout: number): Plan {
         params: [
           ['host', o.host], ['port', String(o.port)], ['scheme', o.tls ? 'https' : 'http'],
           ...(o.tls ? ([['ssl_verify', bool(o.tlsVerify)]] as Param[]) : []),
+          ...(o.tls && tls.ca ? ([['ca_file', tls.ca]] as Param[]) : []),
+          ...(o.tls && tls.cert ? ([['client_cert', tls.cert], ['client_key', tls.key!]] as Param[]) : []),
+          // The ID the genid filter put in the record (idempotent retries), not sent as a field.
+          ['id_key', ES_ID_KEY], ['remove_keys', ES_ID_KEY],
           ...userPass('user', 'password'),
           ['index_name', o.index], ['suppress_type_name', 'true'], ['include_timestamp', 'true'],
           ['request_timeout', t],
@@ -172,6 +194,8 @@ function outputPlan(s: AgentStream, timeout: number): Plan {
           ...(o.tenant ? ([['tenant', o.tenant]] as Param[]) : []),
           ['extra_labels', jsonHash(labels)], ['line_format', 'json'],
           ...(o.tls && !o.tlsVerify ? ([['insecure_tls', 'true']] as Param[]) : []),
+          ...(o.tls && tls.ca ? ([['ca_cert', tls.ca]] as Param[]) : []),
+          ...(o.tls && tls.cert ? ([['cert', tls.cert], ['key', tls.key!]] as Param[]) : []),
         ],
         children: [],
       };
@@ -182,6 +206,8 @@ function outputPlan(s: AgentStream, timeout: number): Plan {
         params: [
           ['endpoint', `${o.tls ? 'https' : 'http'}://${o.host}:${o.port}${o.uri}`], ['http_method', 'post'],
           ...(o.tls && !o.tlsVerify ? ([['tls_verify_mode', 'none']] as Param[]) : []),
+          ...(o.tls && tls.ca ? ([['tls_ca_cert_path', tls.ca]] as Param[]) : []),
+          ...(o.tls && tls.cert ? ([['tls_client_cert_path', tls.cert], ['tls_private_key_path', tls.key!]] as Param[]) : []),
           ['open_timeout', String(timeout)], ['read_timeout', String(timeout)],
           // Other error responses are unrecoverable (error_response_as_unrecoverable, the default).
           ['retryable_response_codes', '429,500,502,503,504'],
@@ -199,6 +225,7 @@ function outputPlan(s: AgentStream, timeout: number): Plan {
         params: [
           ['s3_bucket', o.bucket], ['s3_region', o.region],
           ...(o.endpoint ? ([['s3_endpoint', o.endpoint.replace(/\/+$/, '')]] as Param[]) : []),
+          ...(tls.ca ? ([['ssl_ca_bundle', tls.ca]] as Param[]) : []),
           ['path', `${prefix ? `${prefix}/` : ''}%Y/%m/%d/`],
           // A UUID per upload, as Fluent Bit's $UUID: no index probing, no overwrites across pods.
           ['s3_object_key_format', '%{path}%{time_slice}_%{uuid_flush}.%{file_extension}'],
@@ -236,6 +263,7 @@ function outputPlan(s: AgentStream, timeout: number): Plan {
           ...(o.protocol === 'tls' ? ([['tls', 'true']] as Param[]) : []),
           // OpenSSL::SSL::VERIFY_NONE; the plugin has no hostname switch.
           ...(o.protocol === 'tls' && !o.tlsVerify ? ([['verify_mode', '0']] as Param[]) : []),
+          ...(o.protocol === 'tls' && tls.ca ? ([['ca_file', tls.ca]] as Param[]) : []),
           ['program', s.name], ['hostname', env(FACT_ENV.node)],
         ],
         children: [],
@@ -245,13 +273,25 @@ function outputPlan(s: AgentStream, timeout: number): Plan {
   }
 }
 
-interface Budgets {
-  readonly fileLimitMb: number;
-  readonly memoryLimitMb: number;
+/** Sizes of one stream's buffer (budget.ts), in MiB. */
+export function bufferSizes(s: AgentStream, budget: Budget): { totalMib: number; chunkMib: number } {
+  const file = usesFileBuffer(s);
+  // In memory a buffer holds its whole share; on disk only the chunk being written out is in memory.
+  const chunkMib = fluentdChunkMib(budget.memoryShareMib, s.output.type);
+  if (!file) return { totalMib: budget.memoryShareMib, chunkMib: Math.min(chunkMib, budget.memoryShareMib) };
+  if (s.output.type === 's3') {
+    // One chunk is one object, the catalog's totalFileSize, at most a quarter of the disk unit. The
+    // plugin streams it from the file into a gzip Tempfile beside the buffer (not into memory):
+    // one chunk of the unit is kept for that Tempfile.
+    const s3Chunk = Math.max(1, Math.min(sizeMb(s.output.totalFileSize), Math.floor(budget.diskUnitMib / 4)));
+    return { totalMib: Math.max(1, budget.diskUnitMib - s3Chunk), chunkMib: s3Chunk };
+  }
+  return { totalMib: budget.diskUnitMib, chunkMib: Math.max(1, Math.min(chunkMib, Math.floor(budget.diskUnitMib / 2))) };
 }
 
-function bufferDirective(s: AgentStream, plan: Plan, budgets: Budgets): Directive {
+function bufferDirective(s: AgentStream, plan: Plan, budget: Budget, onBufferFull: 'block' | 'drop-oldest' | undefined): Directive {
   const file = usesFileBuffer(s);
+  const { totalMib, chunkMib } = bufferSizes(s, budget);
   const params: Param[] = [];
   if (file) {
     params.push(['@type', 'file'], ['path', `${BUFFER_ROOT}/${s.name}`]);
@@ -260,20 +300,20 @@ function bufferDirective(s: AgentStream, plan: Plan, budgets: Budgets): Directiv
   }
   if (s.output.type === 's3') {
     // One object per time slice: flush when the slice closes (lazy), not every second.
-    const chunk = Math.max(1, Math.min(sizeMb(s.output.totalFileSize), Math.floor(budgets.fileLimitMb / 2)));
-    params.push(['flush_mode', 'lazy'], ['timekey', s.output.uploadTimeout], ['timekey_wait', '30s'], ['timekey_use_utc', 'true'], ['chunk_limit_size', mb(chunk)]);
+    params.push(['flush_mode', 'lazy'], ['timekey', s.output.uploadTimeout], ['timekey_wait', '30s'], ['timekey_use_utc', 'true']);
   } else {
-    params.push(['flush_mode', 'interval'], ['flush_interval', '1s'], ['chunk_limit_size', mb(file ? Math.min(FILE_CHUNK_MB, Math.floor(budgets.fileLimitMb / 2)) : 1)]);
+    params.push(['flush_mode', 'interval'], ['flush_interval', '1s']);
   }
-  params.push(['flush_at_shutdown', 'true']);
+  params.push(['chunk_limit_size', mb(chunkMib)], ['flush_at_shutdown', 'true']);
   if (s.critical) {
-    params.push(['retry_forever', 'true'], ['overflow_action', 'block']);
+    params.push(['retry_forever', 'true'], ['overflow_action', onBufferFull === 'drop-oldest' ? 'drop_oldest_chunk' : 'block']);
   } else {
     params.push(['retry_max_times', RETRY_MAX_TIMES], ['overflow_action', 'drop_oldest_chunk']);
   }
   params.push(
     ['retry_max_interval', RETRY_MAX_INTERVAL],
-    ['total_limit_size', mb(file ? budgets.fileLimitMb : budgets.memoryLimitMb)],
+    ['total_limit_size', mb(totalMib)],
+    ['queued_chunks_limit_size', String(Math.max(1, Math.floor(totalMib / chunkMib)))],
     // A chunk the destination rejects for good would be copied under root_dir (the small state
     // volume, next to the pos files) where nobody reads it: drop it with an error in the log.
     ['disable_chunk_backup', 'true'],
@@ -281,13 +321,94 @@ function bufferDirective(s: AgentStream, plan: Plan, budgets: Budgets): Directiv
   return { name: 'buffer', ...(plan.chunkKeys ? { arg: plan.chunkKeys } : {}), params };
 }
 
-/** The whole config as data: `<system>`, then per stream a source, a filter and a match. */
-export function fluentdDirectives(input: AgentRenderInput): Directive[] {
-  const fileBuffered = input.streams.filter(usesFileBuffer).length;
-  const budgets: Budgets = {
-    fileLimitMb: fileBufferLimitMb(input.defaults.bufferSize, fileBuffered),
-    memoryLimitMb: memoryBufferLimitMb(input.streams.length - fileBuffered),
+/** A core `parser` filter that moves `from` to `to` (parser `none`), keeping everything else and the time. */
+function moveKey(tag: string, id: string, from: string, to: string): Directive {
+  return {
+    name: 'filter',
+    arg: tag,
+    params: [
+      ['@type', 'parser'], ['@id', id], ['key_name', from], ['reserve_data', 'true'], ['reserve_time', 'true'],
+      ['remove_key_name_field', 'true'], ['emit_invalid_record_to_error', 'false'],
+    ],
+    children: [{ name: 'parse', params: [['@type', 'none'], ['message_key', to]] }],
   };
+}
+
+/** The record shaping of records.ts for one stream: guard, parser, app keys aside, enrichment. */
+function recordFilters(s: AgentStream, tag: string): Directive[] {
+  const field = parseDirective(s);
+  const messageKey = field ? RAW_KEY : MESSAGE_KEY;
+  const filters: Directive[] = [
+    {
+      // Credentials never become log lines (records.ts CREDENTIAL_GUARD), checked on the raw line.
+      name: 'filter', arg: tag, params: [['@type', 'grep'], ['@id', `guard_${s.name}`]],
+      children: [
+        { name: 'exclude', params: [['key', messageKey], ['pattern', `/${CREDENTIAL_GUARD}/`]] },
+        // A multiline source emits lines before the first event start as `unmatched_line`.
+        ...(isMultiline(s.parser) ? [{ name: 'exclude', params: [['key', 'unmatched_line'], ['pattern', `/${CREDENTIAL_GUARD}/`]] as Param[] }] : []),
+      ],
+    },
+  ];
+  if (isMultiline(s.parser)) {
+    // A line before the first event start comes as `unmatched_line`; Fluent Bit emits it as `log`.
+    filters.push(moveKey(tag, `unmatched_${s.name}`, 'unmatched_line', MESSAGE_KEY));
+  }
+  if (field) {
+    filters.push({
+      name: 'filter', arg: tag,
+      params: [['@type', 'parser'], ['@id', `parse_${s.name}`], ['key_name', RAW_KEY], ['reserve_data', 'true'], ['emit_invalid_record_to_error', 'false']],
+      children: [field],
+    });
+    // The collision rule: the app's own value moves to app_<key>; sidelog's takes the key.
+    for (const k of RESERVED_KEYS) filters.push(moveKey(tag, `app_${k}_${s.name}`, k, appKey(k)));
+    filters.push(moveKey(tag, `raw_${s.name}`, RAW_KEY, MESSAGE_KEY), moveKey(tag, `file_${s.name}`, FILE_KEY, 'file'));
+  }
+  const enrichment: Record<(typeof ENRICHMENT_KEYS)[number], ConfValue | undefined> = {
+    pod: env(FACT_ENV.pod), namespace: env(FACT_ENV.namespace), node: env(FACT_ENV.node), container: s.container, stream: s.name,
+    file: undefined, // set by the tail source (path_key)
+  };
+  const record: Param[] = [
+    ...Object.entries(enrichment).filter((e): e is [string, ConfValue] => e[1] !== undefined),
+    // kafka2 sends each record to the topic in its `topic_key` field, whatever default_topic
+    // says: the filter overwrites that field with the catalog's topic, so a log line such as
+    // {"topic": "other-team"} cannot choose the destination.
+    ...(s.output.type === 'kafka' ? ([[KAFKA_TOPIC_KEY, s.output.topic]] as Param[]) : []),
+  ];
+  filters.push({
+    name: 'filter',
+    arg: tag,
+    params: [['@type', 'record_transformer'], ['@id', `filter_${s.name}`]],
+    children: [{ name: 'record', params: record }],
+  });
+  if (s.output.type === 'elasticsearch') {
+    // A document ID per record, made before the record is buffered: a retried bulk request
+    // writes the same IDs again instead of duplicating the documents.
+    filters.push({
+      name: 'filter', arg: tag,
+      params: [['@type', s.output.distribution === 'opensearch' ? 'opensearch_genid' : 'elasticsearch_genid'], ['@id', `genid_${s.name}`], ['hash_id_key', ES_ID_KEY]],
+    });
+  }
+  return filters;
+}
+
+/** Sources that report on the agent itself: the loopback monitor and, with sidelog's image, Prometheus metrics. */
+function monitorSources(input: AgentRenderInput, withPrometheus: boolean): Directive[] {
+  if (input.network?.hostNetwork) return [];
+  const ports = monitorPorts(input);
+  return [
+    // include_config false: the monitor would otherwise show the plugin configs, credentials read from env included.
+    { name: 'source', params: [['@type', 'monitor_agent'], ['@id', 'sidelog_monitor'], ['bind', '127.0.0.1'], ['port', String(ports.monitor)], ['include_config', 'false']] },
+    ...(withPrometheus
+      ? [
+        { name: 'source', params: [['@type', 'prometheus'], ['@id', 'sidelog_metrics'], ['bind', input.defaults.agentListen], ['port', String(ports.metrics)], ['metrics_path', METRICS_PATH]] as Param[] },
+        { name: 'source', params: [['@type', 'prometheus_output_monitor'], ['@id', 'sidelog_output_metrics'], ['interval', '10']] as Param[] },
+      ]
+      : []),
+  ];
+}
+
+/** The whole config as data: `<system>`, the monitors, then per stream a source, its filters and a match. */
+export function fluentdDirectives(input: AgentRenderInput, budget: Budget = budgetOf(input), withPrometheus = resolveImage(input).image === SIDELOG_FLUENTD_IMAGE): Directive[] {
   const timeout = attemptTimeout(input.flushSeconds);
   const directives: Directive[] = [
     {
@@ -300,11 +421,15 @@ export function fluentdDirectives(input: AgentRenderInput): Directive[] {
         ['suppress_config_dump', 'true'],
       ],
     },
+    ...monitorSources(input, withPrometheus),
   ];
   for (const s of input.streams) {
-    const tag = tagOf(s);
+    const tag = tagOf(s, input.namespace);
     const path = s.sidecarPath.replace(/%/g, '%%'); // in_tail runs the path through strftime
     const file = s.sidecarPath.slice(s.sidecarPath.lastIndexOf('/') + 1);
+    if (s.parser === 'regex' && s.regex?.includes(`(?<${INTERNAL_PREFIX}`)) {
+      throw new Error(`refusing to render stream "${s.name}": regex groups may not start with ${INTERNAL_PREFIX} (sidelog's internal keys)`);
+    }
     directives.push({
       name: 'source',
       params: [
@@ -315,34 +440,40 @@ export function fluentdDirectives(input: AgentRenderInput): Directive[] {
         ...(/[?[]/.test(file) ? ([['glob_policy', 'extended']] as Param[]) : []),
         ['pos_file', `${PATHS.state}/${s.name}.pos`], ['tag', tag],
         ['read_from_head', 'true'], ['follow_inodes', 'true'], ['refresh_interval', '5'], ['rotate_wait', '30'],
-        ['path_key', 'file'], ['max_line_size', '1m'], ['emit_unmatched_lines', 'true'],
+        ['path_key', parsesFields(s.parser) ? FILE_KEY : 'file'], ['max_line_size', '1m'], ['emit_unmatched_lines', 'true'],
         ...(isMultiline(s.parser) ? ([['multiline_flush_interval', MULTILINE_FLUSH_INTERVAL]] as Param[]) : []),
       ],
-      children: [parseDirective(s)],
+      children: [sourceParseDirective(s)],
     });
-    const record: Param[] = [
-      ['pod', env(FACT_ENV.pod)], ['namespace', env(FACT_ENV.namespace)], ['node', env(FACT_ENV.node)],
-      ['container', s.container], ['stream', s.name],
-      // kafka2 sends each record to the topic in its `topic_key` field, whatever default_topic
-      // says: the filter overwrites that field with the catalog's topic, so a log line such as
-      // {"topic": "other-team"} cannot choose the destination.
-      ...(s.output.type === 'kafka' ? ([[KAFKA_TOPIC_KEY, s.output.topic]] as Param[]) : []),
-    ];
-    directives.push({
-      name: 'filter',
-      arg: tag,
-      params: [['@type', 'record_transformer'], ['@id', `filter_${s.name}`]],
-      children: [{ name: 'record', params: record }],
-    });
+    directives.push(...recordFilters(s, tag));
     const plan = outputPlan(s, timeout);
     directives.push({
       name: 'match',
       arg: tag,
       params: [['@type', plan.type], ['@id', `out_${s.name}`], ...plan.params],
-      children: [...plan.children, bufferDirective(s, plan, budgets)],
+      children: [...plan.children, bufferDirective(s, plan, budget, input.defaults.onBufferFull)],
     });
   }
   return directives;
+}
+
+/** Streams whose tags clash (a catalog tag or logName without {stream}): each later one is a problem. */
+export function tagProblems(input: AgentRenderInput): Array<{ field: string; message: string }> {
+  const seen = new Map<string, string>();
+  const problems: Array<{ field: string; message: string }> = [];
+  for (const s of input.streams) {
+    const tag = tagOf(s, input.namespace);
+    const catalog = s.output.type === 'forward' ? s.output.tag : s.output.type === 'stackdriver' ? s.output.logName : undefined;
+    if (catalog !== undefined && catalog !== tag) {
+      problems.push({ field: `sidelog.io/streams[${s.index}].output`, message: `Fluentd cannot tag events "${catalog}" (output "${s.outputName}"): a tag starts with a letter, digit or _ and does not end with a dot; use sidelog.io/agent: fluent-bit or another value` });
+      continue;
+    }
+    const first = seen.get(tag);
+    if (first) {
+      problems.push({ field: `sidelog.io/streams[${s.index}].output`, message: `Fluentd routes by tag and stream "${first}" already uses "${tag}" (output "${s.outputName}" names no {stream}); use sidelog.io/agent: fluent-bit or another output` });
+    } else seen.set(tag, s.name);
+  }
+  return problems;
 }
 
 /**
@@ -368,20 +499,44 @@ export function resolveImage(input: AgentRenderInput): { image: string; problems
 }
 
 export function renderFluentd(input: AgentRenderInput): AgentRender {
+  const budget = budgetOf(input);
   const creds = mergeCredentials(input.streams);
   const { image, problems } = resolveImage(input);
   const needsBuffer = input.streams.some(usesFileBuffer);
   const extraEnv: EnvVar[] = needsBuffer ? [{ name: 'TMPDIR', value: BUFFER_ROOT }] : [];
+  const withPrometheus = image === SIDELOG_FLUENTD_IMAGE;
+  const hostNetwork = input.network?.hostNetwork === true;
+  const ports = monitorPorts(input);
+  const warnings = [...budget.warnings, ...(hostNetwork ? [HOST_NETWORK_WARNING] : [])];
+  for (const s of input.streams) {
+    const w = guaranteeWarning('fluentd', s);
+    if (w) warnings.push(w);
+  }
   return {
     image,
     command: [BINARY],
     args: ['--config', `${PATHS.config}/${CONFIG_FILE}`, '--no-supervisor'],
-    files: [{ file: CONFIG_FILE, annotation: AGENT_CONFIG, text: serializeFluentd(fluentdDirectives(input), HEADER) }],
+    files: [{ file: CONFIG_FILE, annotation: AGENT_CONFIG, text: serializeFluentd(fluentdDirectives(input, budget, withPrometheus), HEADER) }],
     env: [...creds.env, ...extraEnv],
     volumes: creds.volumes,
     mounts: [...creds.mounts, TMP_MOUNT],
     needsBuffer,
-    problems: [...problems, ...creds.problems],
+    problems: [...problems, ...tagProblems(input), ...creds.problems],
+    warnings,
+    // Every Fluentd image has Ruby: ask the loopback monitor whether the process still answers.
+    ...(hostNetwork
+      ? {}
+      : {
+        livenessProbe: {
+          exec: { command: ['ruby', '-rnet/http', '-e', livenessScript(ports.monitor)] },
+          initialDelaySeconds: 20, periodSeconds: 30, timeoutSeconds: 10, failureThreshold: 3,
+        },
+      }),
+    ports: withPrometheus && !hostNetwork ? [{ name: 'sidelog-metrics', containerPort: ports.metrics, protocol: 'TCP' }] : [],
+    ...(withPrometheus && !hostNetwork ? { metricsPath: METRICS_PATH } : {}),
   };
 }
 
+/** Exit 0 when the monitor answers /api/plugins.json with 200 within 5 s. */
+export const livenessScript = (port: number) =>
+  `exit(Net::HTTP.start('127.0.0.1', ${port}, open_timeout: 5, read_timeout: 5) { |h| h.get('/api/plugins.json').code == '200' } ? 0 : 1)`;

@@ -1,54 +1,33 @@
 /**
- * The `<parse>` section of each stream's tail source.
+ * The `<parse>` sections of each Fluentd stream.
  *
- * Fluentd's multiline parser starts a new record at every line matching `format_firstline` and
- * appends the lines that do not match to the record being built; `format1` then reads the whole
- * record (compiled with Regexp::MULTILINE, so `.` crosses line breaks). The first-line patterns
- * below therefore say "this line is NOT the continuation of a stack trace":
- *  - Java: continuation lines start with white space (`\tat ...`, `\t... 12 more`), `at `,
- *    `Caused by:`, `Suppressed:`, `... N more`, or are the exception line itself
- *    (`java.lang.IllegalStateException: boom`, a qualified class name ending in Exception, Error or
- *    Throwable), so the log line that announced the exception keeps its stack trace. Empty lines
- *    continue too.
- *  - Python: continuation lines start with white space (`  File "x.py", line 3, in f`, the code
- *    line, `^^^^` markers), are `Traceback (most recent call last):`, one of the two chained
- *    exception banners, empty, or the final `ValueError: ...` line (a dotted name ending in Error,
- *    Exception, Warning, Interrupt, Exit or Iteration). Custom exceptions named otherwise start a
- *    record of their own.
- *  - Go: a `panic:` / `fatal error:` line starts a record (it is not excluded); its continuation
- *    lines start with white space (`\t/app/main.go:12 +0x1d`), are empty, `[signal ...`,
- *    `goroutine N [running]:`, `created by ...`, `exit status N`, or a frame `pkg.Func(args)`: no
- *    white space before the first `(` and a `)` at the end of the line.
- * Records keep the text under `log` (the key Fluent Bit's tail input uses), and lines that match
- * no pattern are emitted as `unmatched_line` (in_tail emit_unmatched_lines) instead of dropped.
+ * in_tail reads the line: multiline streams join the events there (Fluentd's multiline parser
+ * starts a record at every line matching `format_firstline` and appends the others; `format1` then
+ * reads the whole record, line breaks included, under `log`). The first-line rule is records.ts's
+ * CONTINUATION, the same one Fluent Bit's [MULTILINE_PARSER] uses, so both agents cut events at the
+ * same lines. Every other stream reads the raw line with the `none` parser (under `log`, or under
+ * RAW_KEY when a field parser follows), and the field parsers (json, regex, nginx, apache, syslog)
+ * run in a `parser` filter afterwards, as Fluent Bit's parser filter does: the raw line stays in
+ * the record, the credential guard sees it first, and the collision rule can move the app's keys.
+ * Lines that match no multiline pattern are emitted as `unmatched_line` (in_tail
+ * emit_unmatched_lines) instead of dropped.
  */
 import type { ParserName } from '../../webhook/core/annotations.js';
+import { MESSAGE_KEY, MULTILINE_FLUSH_MS, type MultilineParser, RAW_KEY, firstLineRegex, isMultilineParser, parsesFields } from '../records.js';
 import type { AgentStream } from '../types.js';
 import type { Directive, Param } from './conf.js';
 
-const NOT_A_CONTINUATION = (alternatives: readonly string[]): string => `/\\A(?!${alternatives.join('|')})/`;
-
-export const MULTILINE_FIRSTLINE: Readonly<Record<'multiline-java' | 'multiline-go' | 'multiline-python', string>> = {
-  'multiline-java': NOT_A_CONTINUATION([
-    String.raw`\s`, String.raw`\z`, 'at ', 'Caused by:', 'Suppressed:', String.raw`\.\.\. \d+ (?:more|common frames omitted)`,
-    String.raw`(?:[a-zA-Z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable)(?::|\z)`,
-  ]),
-  'multiline-python': NOT_A_CONTINUATION([
-    String.raw`\s`, String.raw`\z`, String.raw`Traceback \(most recent call last\):`,
-    'During handling of the above exception', 'The above exception was the direct cause',
-    String.raw`(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Warning|Interrupt|Exit|Iteration)(?::|\z)`,
-  ]),
-  'multiline-go': NOT_A_CONTINUATION([
-    String.raw`\s`, String.raw`\z`, String.raw`\[signal `, String.raw`goroutine \d+ \[`, 'created by ',
-    String.raw`exit status \d`, String.raw`[^\s()]+\(.*\)\z`,
-  ]),
+export const MULTILINE_FIRSTLINE: Readonly<Record<MultilineParser, string>> = {
+  'multiline-java': firstLineRegex('multiline-java'),
+  'multiline-python': firstLineRegex('multiline-python'),
+  'multiline-go': firstLineRegex('multiline-go'),
 };
 
 /** The whole multiline record, line breaks included, under `log`. */
 export const MULTILINE_BODY = String.raw`/\A(?<log>.*)/`;
 
 /** Seconds a multiline record may wait for more lines before in_tail emits it. */
-export const MULTILINE_FLUSH_INTERVAL = '5s';
+export const MULTILINE_FLUSH_INTERVAL = `${MULTILINE_FLUSH_MS / 1000}s`;
 
 /**
  * A key the lines do not carry: Fluent Bit's json and custom-regex parsers take no time from the
@@ -57,14 +36,20 @@ export const MULTILINE_FLUSH_INTERVAL = '5s';
  */
 export const NO_TIME_KEY = 'sidelog_time';
 
-export const isMultiline = (p: ParserName): p is keyof typeof MULTILINE_FIRSTLINE => p in MULTILINE_FIRSTLINE;
+export const isMultiline = (p: ParserName): p is MultilineParser => isMultilineParser(p);
 
-/** The `<parse>` section for a stream; `regex` streams wrap the pod's pattern as `/.../`. */
-export function parseDirective(s: Pick<AgentStream, 'parser' | 'regex'>): Directive {
-  const params = ((): Param[] => {
+/** The `<parse>` of the tail source: the raw line (or the joined multiline event). */
+export function sourceParseDirective(s: Pick<AgentStream, 'parser'>): Directive {
+  if (isMultiline(s.parser)) {
+    return { name: 'parse', params: [['@type', 'multiline'], ['format_firstline', MULTILINE_FIRSTLINE[s.parser]], ['format1', MULTILINE_BODY]] };
+  }
+  return { name: 'parse', params: [['@type', 'none'], ['message_key', parsesFields(s.parser) ? RAW_KEY : MESSAGE_KEY]] };
+}
+
+/** The `<parse>` of the parser filter of a field-parser stream; undefined for none and multiline. */
+export function parseDirective(s: Pick<AgentStream, 'parser' | 'regex'>): Directive | undefined {
+  const params = ((): Param[] | undefined => {
     switch (s.parser) {
-      case 'none':
-        return [['@type', 'none'], ['message_key', 'log']];
       case 'json':
         return [['@type', 'json'], ['time_key', NO_TIME_KEY]];
       case 'regex':
@@ -77,11 +62,9 @@ export function parseDirective(s: Pick<AgentStream, 'parser' | 'regex'>): Direct
       case 'syslog':
         // Traditional syslog file lines without <PRI>, as Fluent Bit's sidelog-syslog parser reads them.
         return [['@type', 'syslog'], ['message_format', 'rfc3164'], ['with_priority', 'false'], ['keep_time_key', 'true']];
-      case 'multiline-java':
-      case 'multiline-go':
-      case 'multiline-python':
-        return [['@type', 'multiline'], ['format_firstline', MULTILINE_FIRSTLINE[s.parser]], ['format1', MULTILINE_BODY]];
+      default:
+        return undefined;
     }
   })();
-  return { name: 'parse', params };
+  return params ? { name: 'parse', params } : undefined;
 }

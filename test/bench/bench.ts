@@ -4,7 +4,11 @@
  * realistic AdmissionReview; then the core in-process. Prints figures and webhook/baseline
  * ratios. A script, not a test: it asserts nothing.
  *
- * Options (env): BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 16).
+ * Then /mutate latency while /preview is saturated with 1 MiB previews, and the peak RSS of the
+ * server process under the three crash scenarios of issue 8 (test/bench/scenarios.ts).
+ *
+ * Options (env): BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 16), BENCH_PARTS (a comma
+ * list of: throughput, preview, crash; default all).
  */
 import { spawn } from 'node:child_process';
 import { Agent, request as httpsRequest } from 'node:https';
@@ -18,6 +22,17 @@ import { issueCa, issueServing } from '../../certs/issue.js';
 import { answerReview } from '../../webhook/core/admission.js';
 import { mutate } from '../../webhook/core/mutate.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
+import {
+  type ScenarioResult,
+  type ServeProcess,
+  concurrentBigPreviews,
+  concurrentBigReviews,
+  distinctRegexPods,
+  post,
+  previewYaml,
+  serveProcess,
+  shippedMemoryLimit,
+} from './scenarios.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../../..');
@@ -191,10 +206,113 @@ function timeIt(fn: () => void, minMs: number): { perSecond: number; meanMs: num
   return { perSecond: (samples.length / total) * 1000, meanMs: total / samples.length, medianMs: samples[Math.floor(samples.length / 2)]! };
 }
 
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'throughput,preview,crash').split(','));
+/** Previews in flight at once while /mutate is measured: the server's default cap. */
+const PREVIEW_CLIENTS = Number(process.env.BENCH_PREVIEW_CLIENTS ?? 4);
+/** Paced /mutate rate while previews run. */
+const MUTATE_RATE = Number(process.env.BENCH_MUTATE_RATE ?? 50);
+
+function quantile(sorted: number[], f: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * f))] ?? NaN;
+}
+
+/** Paced /mutate reviews for `seconds`, each a distinct pod; latencies in ms (sorted) and failures. */
+async function pacedReviews(server: ServeProcess, seconds: number): Promise<{ latencies: number[]; failures: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 8, ca: server.ca });
+  const latencies: number[] = [];
+  let failures = 0;
+  const pending: Promise<void>[] = [];
+  const start = performance.now();
+  let sent = 0;
+  while (performance.now() < start + seconds * 1000) {
+    while (sent < Math.floor(((performance.now() - start) / 1000) * MUTATE_RATE)) {
+      const uid = `p-${sent++}`;
+      const text = distinctTemplate.replace('@@', uid).replace('"uid":"bench"', `"uid":"${uid}"`);
+      const t0 = performance.now();
+      pending.push(
+        post(agent, server.port, '/mutate', text).then(
+          (a) => {
+            if (a.status === 200 && a.json?.response?.uid === uid) latencies.push(performance.now() - t0);
+            else failures++;
+          },
+          () => void failures++,
+        ),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  return { latencies: latencies.sort((a, b) => a - b), failures };
+}
+
+/** /mutate while PREVIEW_CLIENTS clients keep /preview busy with 1 MiB YAML bodies. */
+async function mutateUnderPreviewLoad(): Promise<void> {
+  const server = await serveProcess();
+  try {
+    const quiet = await pacedReviews(server, SECONDS / 2);
+    const agent = new Agent({ keepAlive: true, maxSockets: PREVIEW_CLIENTS, ca: server.ca });
+    const yaml = previewYaml(false, 0);
+    let stop = false;
+    const previews: Record<string, number> = {};
+    const loops = Array.from({ length: PREVIEW_CLIENTS }, async () => {
+      while (!stop) {
+        const a = await post(agent, server.previewPort, '/preview', yaml, 'application/yaml').catch(() => undefined);
+        const key = a ? String(a.status) : 'failed';
+        previews[key] = (previews[key] ?? 0) + 1;
+        if (a?.status === 429) await new Promise((r) => setTimeout(r, 100));
+      }
+    });
+    await new Promise((r) => setTimeout(r, 1000)); // the previews under way
+    const busy = await pacedReviews(server, SECONDS);
+    stop = true;
+    await Promise.all(loops);
+    agent.destroy();
+    console.log(`
+/mutate while /preview is saturated (${PREVIEW_CLIENTS} clients sending ${(yaml.length / 1024).toFixed(0)} KiB YAML previews back to back; /mutate paced at ${MUTATE_RATE}/s, distinct pods; server with the shipped NODE_OPTIONS):`);
+    console.log('| /preview load | reviews | failed | p50 ms | p99 ms | max ms | previews answered (by status) |');
+    console.log('|---------------|---------|--------|--------|--------|--------|-------------------------------|');
+    for (const [name, r, p] of [['none', quiet, '-'], ['saturated', busy, JSON.stringify(previews)]] as const) {
+      console.log(`| ${name.padEnd(13)} | ${String(r.latencies.length).padStart(7)} | ${String(r.failures).padStart(6)} | ${f2(quantile(r.latencies, 0.5)).padStart(6)} | ${f2(quantile(r.latencies, 0.99)).padStart(6)} | ${f2(r.latencies.at(-1) ?? NaN).padStart(6)} | ${p.padEnd(29)} |`);
+    }
+    const p99 = quantile(busy.latencies, 0.99);
+    console.log(`/mutate p99 under preview saturation: ${f2(p99)} ms (target < 100 ms: ${p99 < 100 ? 'met' : 'NOT met'})`);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Peak RSS of a fresh server process under each crash scenario. */
+async function crashScenarios(): Promise<void> {
+  const limit = shippedMemoryLimit() / 2 ** 20;
+  const rows: ScenarioResult[] = [];
+  for (const run of [distinctRegexPods, concurrentBigReviews, concurrentBigPreviews]) {
+    const server = await serveProcess();
+    try {
+      rows.push(await run(server));
+    } finally {
+      await server.stop();
+    }
+  }
+  console.log(`
+the crash scenarios of issue 8, each against a fresh server process with the shipped NODE_OPTIONS (memory limit ${limit} MiB):`);
+  console.log('| scenario                                       | survived | malformed | answers by status | peak RSS MB |');
+  console.log('|------------------------------------------------|----------|-----------|-------------------|-------------|');
+  for (const r of rows) {
+    console.log(`| ${r.name.padEnd(46)} | ${String(r.survived).padEnd(8)} | ${String(r.malformed).padStart(9)} | ${JSON.stringify(r.statuses).padEnd(17)} | ${f1(r.peakRss / 2 ** 20).padStart(11)} |`);
+  }
+}
+
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
 const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 
 async function main() {
+  if (PARTS.has('throughput')) await throughput();
+  if (PARTS.has('preview')) await mutateUnderPreviewLoad();
+  if (PARTS.has('crash')) await crashScenarios();
+}
+
+async function throughput() {
   const dir = mkdtempSync(join(tmpdir(), 'sidelog-bench-'));
   const ca = await issueCa();
   const serving = await issueServing({ ca, dnsNames: ['localhost'], ips: ['127.0.0.1'] });

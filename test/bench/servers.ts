@@ -13,7 +13,7 @@ if (kind === 'webhook') {
   // Loaded here only, so the baseline process carries none of sidelog's code.
   const { loadConfig } = await import('../../webhook/config.js');
   const { startServer } = await import('../../webhook/main.js');
-  const config = loadConfig({ port: 0, host: '127.0.0.1', tlsCert: certFile, tlsKey: keyFile, policy: policyFile, kubeVersion: '1.30', logLevel: 'warn' }, {});
+  const config = loadConfig({ port: 0, previewPort: 0, host: '127.0.0.1', tlsCert: certFile, tlsKey: keyFile, policy: policyFile, kubeVersion: '1.30', logLevel: 'warn' }, {});
   const running = await startServer(config);
   process.stdout.write(`port=${running.port}\n`);
   process.once('SIGTERM', () => void running.close().then(() => process.exit(0)));

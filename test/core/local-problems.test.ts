@@ -12,6 +12,15 @@ import { basePod, withAnnotations } from '../helpers/fixtures.js';
 
 const golden = readFileSync(join(import.meta.dirname, '../golden/policy.yaml'), 'utf8');
 const policy = parsePolicy(golden);
+/**
+ * sidelog's own Fluentd image carries every plugin, so image mismatches need a policy that picks
+ * an image per output type, as a cluster with its own per-destination images would.
+ */
+const perTypeText = golden.replace(
+  '  bufferSize: 2Gi\n',
+  '  bufferSize: 2Gi\n  images:\n    fluentd: {default: "fluent/fluentd:v1.19-debian-1", kafka: "fluent/fluentd-kubernetes-daemonset:v1.19-debian-kafka2-1", s3: "fluent/fluentd-kubernetes-daemonset:v1.19-debian-s3-1"}\n',
+);
+const perType = parsePolicy(perTypeText);
 const v130 = { major: 1, minor: 30 };
 
 function run(streams: string, opts: { agent?: string; pod?: Pod; enforcement?: Enforcement; p?: typeof policy; namespace?: string } = {}) {
@@ -29,7 +38,8 @@ const FOUR = [
 
 describe('a Fluentd image mismatch', () => {
   it('drops the one stream whose output needs another image, naming it, and keeps the others', () => {
-    const r = run(FOUR, { agent: 'fluentd' });
+    expect(perTypeText).not.toEqual(golden);
+    const r = run(FOUR, { agent: 'fluentd', p: perType });
     expect(injected(r)).toEqual(['a', 'c', 'd']);
     expect(r.warnings).toHaveLength(1);
     expect(r.warnings[0]).toMatch(/^sidelog: sidelog\.io\/streams\[1\]\.output: stream "b" is not injected: output "s3-archive" \(s3\) needs the Fluentd image /);
@@ -38,14 +48,14 @@ describe('a Fluentd image mismatch', () => {
   });
 
   it('follows a per-output image override: two outputs on one image stay together', () => {
-    const local = parsePolicy(golden.replace('s3-archive:  {type: s3,', 's3-archive:  {type: s3, fluentdImage: "fluent/fluentd-kubernetes-daemonset:v1.19-debian-kafka2-1",'));
+    const local = parsePolicy(perTypeText.replace('s3-archive:  {type: s3,', 's3-archive:  {type: s3, fluentdImage: "fluent/fluentd-kubernetes-daemonset:v1.19-debian-kafka2-1",'));
     const r = run(FOUR, { agent: 'fluentd', p: local });
     expect(injected(r)).toEqual(['a', 'b', 'c', 'd']);
     expect(r.warnings).toEqual([]);
   });
 
   it('refuses the pod in a required namespace, naming the stream', () => {
-    const r = run(FOUR, { agent: 'fluentd', enforcement: 'required' });
+    const r = run(FOUR, { agent: 'fluentd', enforcement: 'required', p: perType });
     expect(r.allowed).toBe(false);
     expect(r.denial).toMatch(/^sidelog: sidelog\.io\/streams\[1\]\.output: stream "b" is not injected/);
   });
@@ -55,7 +65,7 @@ describe('an AWS credential conflict', () => {
   const local = parsePolicy(golden.replace('cloudwatch:  {type: cloudwatch, region: us-east-1,', 'cloudwatch:  {type: cloudwatch, credentialsSecret: other-aws, region: us-east-1,'));
   it.each(['fluent-bit', 'fluentd'])('drops only the stream that brings the second Secret (%s)', (agent) => {
     const streams = '- {path: /var/log/app/a.log, container: web, output: s3-archive}\n- {path: /var/log/app/b.log, container: web, output: cloudwatch}\n- {path: /var/log/app/c.log, container: web, output: stdout}';
-    const p = agent === 'fluentd' ? parsePolicy(golden.replace('cloudwatch:  {type: cloudwatch, region: us-east-1,', 'cloudwatch:  {type: cloudwatch, credentialsSecret: other-aws, fluentdImage: "fluent/fluentd-kubernetes-daemonset:v1.19-debian-s3-1", region: us-east-1,').replace('stdout:      {type: stdout}', 'stdout:      {type: stdout, fluentdImage: "fluent/fluentd-kubernetes-daemonset:v1.19-debian-s3-1"}')) : local;
+    const p = agent === 'fluentd' ? parsePolicy(perTypeText.replace('cloudwatch:  {type: cloudwatch, region: us-east-1,', 'cloudwatch:  {type: cloudwatch, credentialsSecret: other-aws, fluentdImage: "fluent/fluentd-kubernetes-daemonset:v1.19-debian-s3-1", region: us-east-1,').replace('stdout:      {type: stdout}', 'stdout:      {type: stdout, fluentdImage: "fluent/fluentd-kubernetes-daemonset:v1.19-debian-s3-1"}')) : local;
     const r = run(streams, { agent, p });
     expect(injected(r)).toEqual(['a', 'c']);
     expect(r.warnings).toEqual([expect.stringMatching(/^sidelog: sidelog\.io\/streams\[1\]\.output: "cloudwatch" needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from another Secret/)]);

@@ -1,4 +1,4 @@
-import { BUILTIN_POLICY, fillTemplate, fluentdImageFor, paramAllowed, parsePolicy, policyFromObject, rulesFor } from '../../webhook/core/policy.js';
+import { BUILTIN_POLICY, SIDELOG_FLUENTD_IMAGE, fillTemplate, fluentdImageFor, paramAllowed, parsePolicy, policyFromObject, rulesFor } from '../../webhook/core/policy.js';
 import { InputError, problemText } from '../../webhook/core/problems.js';
 
 function problemsOf(text: string): string[] {
@@ -82,10 +82,40 @@ describe('policy', () => {
     expect(paramAllowed('teamXa', { pattern: '{namespace}' }, 'team.a')).toBe(false);
   });
 
-  it('picks a Fluentd image per output type, overridable entry by entry', () => {
+  it('picks sidelog\'s image for every output type unless the policy names one per type or the output its own', () => {
     const p = policyFromObject({ defaults: { images: { fluentd: { kafka: 'my/kafka:1' } } }, outputs: { k: { type: 'kafka', brokers: ['k:1'] }, s: { type: 's3', bucket: 'abc', region: 'eu-west-1' }, f: { type: 'forward', host: 'x', fluentdImage: 'own:2' } } });
     expect(fluentdImageFor(p.defaults, p.outputs.k!)).toBe('my/kafka:1');
-    expect(fluentdImageFor(p.defaults, p.outputs.s!)).toBe('fluent/fluentd-kubernetes-daemonset:v1.19-debian-s3-1');
+    // Issue 7: one image with the plugins of all ten output types is the default for every type.
+    expect(fluentdImageFor(p.defaults, p.outputs.s!)).toBe(SIDELOG_FLUENTD_IMAGE);
     expect(fluentdImageFor(p.defaults, p.outputs.f!)).toBe('own:2');
+  });
+
+  it('takes TLS material only where the output speaks TLS', () => {
+    const ok = policyFromObject({ outputs: {
+      k: { type: 'kafka', brokers: ['k:9093'], tls: true, tlsCASecret: 'ca', tlsClientSecret: 'client' },
+      s: { type: 'syslog', host: 's', protocol: 'tls', tlsCASecret: 'ca' },
+      b: { type: 's3', bucket: 'abc', region: 'eu-west-1', tlsCASecret: 'ca' },
+    } });
+    expect(ok.outputs.k).toMatchObject({ tlsCASecret: 'ca', tlsClientSecret: 'client' });
+    const problems = (doc: unknown) => {
+      try {
+        policyFromObject(doc);
+        return [];
+      } catch (e) {
+        return (e as { problems: Array<{ field: string; message: string }> }).problems.map((p) => `${p.field}: ${p.message}`);
+      }
+    };
+    expect(problems({ outputs: { e: { type: 'elasticsearch', host: 'es', tlsCASecret: 'ca' } } })).toEqual(['outputs.e.tlsCASecret: needs tls: true']);
+    expect(problems({ outputs: { s: { type: 'syslog', host: 's', tlsCASecret: 'ca' } } })).toEqual(['outputs.s.tlsCASecret: needs protocol: tls']);
+    expect(problems({ outputs: { b: { type: 's3', bucket: 'abc', region: 'eu-west-1', endpoint: 'http://minio:9000', tlsCASecret: 'ca' } } })).toEqual(['outputs.b.tlsCASecret: needs an https endpoint']);
+    // No client certificate where the Fluentd plugin has no option for one.
+    expect(problems({ outputs: { s: { type: 'syslog', host: 's', protocol: 'tls', tlsClientSecret: 'c' } } })[0]).toMatch(/tlsClientSecret/);
+  });
+
+  it('leaves the full-buffer behaviour to the agent unless the policy chooses block or drop-oldest', () => {
+    expect(policyFromObject({}).defaults.onBufferFull).toBeUndefined();
+    expect(policyFromObject({ defaults: { onBufferFull: 'block' } }).defaults.onBufferFull).toBe('block');
+    expect(policyFromObject({ defaults: { onBufferFull: 'drop-oldest' } }).defaults.onBufferFull).toBe('drop-oldest');
+    expect(() => policyFromObject({ defaults: { onBufferFull: 'ignore' } })).toThrow(/onBufferFull/);
   });
 });

@@ -13,6 +13,7 @@ import { parseKubeVersion } from '../../webhook/core/kube-version.js';
 import type { Enforcement } from '../../webhook/core/mutate.js';
 import { type Policy, parsePolicy } from '../../webhook/core/policy.js';
 import { type PreviewResult, previewObject } from '../../webhook/core/preview.js';
+import { admissionPod } from '../../webhook/core/workload-pod.js';
 
 export const GOLDEN_DIR = dirname(fileURLToPath(import.meta.url));
 export const CASES_DIR = join(GOLDEN_DIR, 'cases');
@@ -118,4 +119,11 @@ export function podOf(manifest: unknown): import('../../webhook/core/pod.js').Po
   const m = manifest as Record<string, any>;
   const template = m.kind === 'CronJob' ? m.spec?.jobTemplate?.spec?.template : m.kind === 'Pod' ? m : m.spec?.template;
   return { apiVersion: 'v1', kind: 'Pod', metadata: template?.metadata ?? {}, spec: template?.spec };
+}
+
+/** The pod the controller would create from the case's manifest, as the webhook receives it. */
+export function admittedPodOf(c: GoldenCase): import('../../webhook/core/pod.js').Pod {
+  const admitted = admissionPod(c.input, String(c.input.kind), c.namespace);
+  if ('problems' in admitted) throw new Error(`${c.name}: ${JSON.stringify(admitted.problems)}`);
+  return admitted.value.pod;
 }

@@ -34,6 +34,10 @@ function fluentBitSectionProblems(s: FluentBitSection): string[] {
     case 'PARSER':
       allowed = fb.parser;
       break;
+    case 'MULTILINE_PARSER':
+      allowed = fb.multilineParser;
+      plugin = 'multiline_parser';
+      break;
     case 'INPUT':
     case 'FILTER':
     case 'OUTPUT': {
@@ -53,7 +57,7 @@ function fluentBitSectionProblems(s: FluentBitSection): string[] {
     seen.set(k, (seen.get(k) ?? 0) + 1);
     if (k === 'tls' && plugin && String(fb.pluginTls[plugin] ?? '').startsWith('unsupported')) problems.push(`line ${e.line}: ${plugin} rejects tls`);
   }
-  const multi: string[] = (plugin && fb.multiValueKeys[plugin]) || [];
+  const multi: string[] = plugin === 'multiline_parser' ? ['rule'] : (plugin && fb.multiValueKeys[plugin]) || [];
   for (const [k, n] of seen) if (n > 1 && !multi.includes(k)) problems.push(`[${s.name}] ${name ?? ''} sets "${k}" ${n} times`);
   return problems;
 }

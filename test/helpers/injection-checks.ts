@@ -10,7 +10,7 @@ import { getOne, parseFluentBitConf, sectionsNamed } from './fluent-bit-conf.js'
 import { find, parseFluentdConf } from './fluentd-conf.js';
 
 /** The directives sidelog intends for this injection, checked against the parsed-back config. */
-export function checkIntended(result: MutateResult): string[] {
+export function checkIntended(result: MutateResult, namespace: string): string[] {
   const problems: string[] = [];
   const agentStreams = (result.injection?.streams ?? []).filter((s) => s.mode === 'agent');
   for (const c of result.configs) {
@@ -27,10 +27,11 @@ export function checkIntended(result: MutateResult): string[] {
     }
     if (c.file === 'fluent.conf') {
       const root = parseFluentdConf(c.text);
-      const sources = find(root, 'source');
+      const sources = find(root, 'source').filter((src) => src.params.some((p) => p.key === '@type' && p.value === 'tail'));
       const matches = find(root, 'match');
       if (sources.length !== agentStreams.length || matches.length !== agentStreams.length) problems.push('fluentd: sources/matches differ from the agent streams');
-      const tags = agentStreams.map((s) => `sidelog.${s.name}`).sort();
+      // Namespaced like Fluent Bit's forward tags; Cloud Logging streams are tagged with their log name.
+      const tags = agentStreams.map((s) => (s.outputType === 'stackdriver' ? `${namespace}.${s.name}` : `sidelog.${namespace}.${s.name}`)).sort();
       if (JSON.stringify(matches.map((m) => m.arg).sort()) !== JSON.stringify(tags)) problems.push('fluentd: match patterns differ from the agent streams');
     }
   }
@@ -51,7 +52,7 @@ export function sidecarProblems(original: Pod, mutated: Pod): string[] {
   const oldVolumes = new Set((original.spec.volumes ?? []).map((v) => v.name));
   for (const v of mutated.spec.volumes ?? []) {
     if (oldVolumes.has(v.name)) continue;
-    if (!(v.emptyDir || v.downwardAPI || v.secret)) problems.push(`volume ${v.name}: added with a forbidden type`);
+    if (!(v.emptyDir || v.downwardAPI || v.secret || v.projected)) problems.push(`volume ${v.name}: added with a forbidden type`);
   }
   for (const c of added) {
     for (const m of c.volumeMounts ?? []) {

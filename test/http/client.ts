@@ -25,12 +25,13 @@ export interface Client {
   close(): void;
 }
 
-export function client(port: number, ca: string | string[], opts: { keepAlive?: boolean; maxSockets?: number } = {}): Client {
+export function client(port: number, ca: string | string[], opts: { keepAlive?: boolean; maxSockets?: number; host?: string; headers?: Record<string, string> } = {}): Client {
   const agent = new Agent({ keepAlive: opts.keepAlive ?? true, maxSockets: opts.maxSockets ?? 16, ca });
+  const host = opts.host ?? 'localhost';
   const send = (method: string, path: string, body?: string | Buffer, contentType?: string) =>
     new Promise<Response>((resolve, reject) => {
       const req = request(
-        { host: 'localhost', port, path, method, agent, servername: 'localhost', headers: body !== undefined ? { 'content-type': contentType ?? 'application/json', 'content-length': Buffer.byteLength(body) } : {} },
+        { host, port, path, method, agent, servername: 'localhost', headers: { ...(body !== undefined ? { 'content-type': contentType ?? 'application/json', 'content-length': Buffer.byteLength(body) } : {}), ...opts.headers } },
         (res) => {
           const chunks: Buffer[] = [];
           const fingerprint = (res.socket as TLSSocket).getPeerCertificate?.()?.fingerprint256;
@@ -62,23 +63,29 @@ export function client(port: number, ca: string | string[], opts: { keepAlive?: 
 export interface TestServer {
   readonly running: Running;
   readonly ca: string;
+  /** A client of the webhook listener (/mutate, probes). */
   readonly client: Client;
+  /** A client of the preview listener (/preview, /metrics). */
+  readonly preview: Client;
   close(): Promise<void>;
 }
 
 /** Start a real server (self-signed unless tls files are given) on an ephemeral port. */
 export async function startTestServer(flags: Record<string, unknown> = {}, ca?: string): Promise<TestServer> {
   const certDir = mkdtempSync(join(tmpdir(), 'sidelog-test-'));
-  const config = loadConfig({ port: 0, host: '127.0.0.1', certDir, logLevel: 'silent', watchInterval: 50, ...flags }, {});
+  const config = loadConfig({ port: 0, previewPort: 0, host: '127.0.0.1', certDir, logLevel: 'silent', watchInterval: 50, ...flags }, {});
   const running = await startServer(config);
   const caPem = ca ?? readFileSync(running.caFile!, 'utf8');
   const c = client(running.port, caPem);
+  const p = client(running.previewPort, caPem);
   return {
     running,
     ca: caPem,
     client: c,
+    preview: p,
     close: async () => {
       c.close();
+      p.close();
       await running.close();
     },
   };

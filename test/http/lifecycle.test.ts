@@ -70,7 +70,12 @@ describe('certificate rotation', () => {
       expect(seen).toContain(newPrint);
       expect(done).toBeGreaterThan(50);
       expect(failures).toBe(0);
-      const expiry = Number(/^sidelog_certificate_expiry_seconds (\S+)$/m.exec((await fresh.get('/metrics')).text)?.[1]);
+      // The preview listener serves the new certificate too.
+      const previewClient = client(server.running.previewPort, [ca1.cert, ca2.cert], { keepAlive: false });
+      const metrics = await previewClient.get('/metrics');
+      previewClient.close();
+      expect(metrics.fingerprint).toBe(newPrint);
+      const expiry = Number(/^sidelog_certificate_expiry_seconds (\S+)$/m.exec(metrics.text)?.[1]);
       expect(Math.abs(expiry - (certInfo(second.cert).notAfter.getTime() - Date.now()) / 1000)).toBeLessThan(60);
     } finally {
       stop = true;
@@ -125,7 +130,7 @@ function serveChild(args: string[]): Promise<{ child: ChildProcessWithoutNullStr
 describe('sidelog serve (the command)', () => {
   it('finishes a request in flight on SIGTERM, refuses new connections, exits 0', async () => {
     const certDir = mkdtempSync(join(tmpdir(), 'sidelog-term-'));
-    const { child, port, ca } = await serveChild(['--port', '0', '--host', '127.0.0.1', '--cert-dir', certDir]);
+    const { child, port, ca } = await serveChild(['--port', '0', '--preview-port', '0', '--host', '127.0.0.1', '--cert-dir', certDir]);
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     const body = Buffer.from(JSON.stringify(admissionReview(podOf(sample.input), { namespace: 'team-a' })));
     const half = Math.floor(body.length / 2);
@@ -163,7 +168,7 @@ describe('sidelog serve (the command)', () => {
     [['--port', 'http'], /^sidelog serve: configuration: --port \(SIDELOG_PORT\): Invalid input: expected number, received NaN/],
     [['--kube-version', 'latest', '--log-level', 'loud'], /^sidelog serve: configuration: --kube-version \(SIDELOG_KUBE_VERSION\): must look like 1\.30; --log-level \(SIDELOG_LOG_LEVEL\): Invalid option: expected one of/],
   ])('refuses %j with one line naming the problem and a non-zero exit', (args, message) => {
-    const r = spawnSync(process.execPath, [BIN, 'serve', '--port', '0', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 20000 });
+    const r = spawnSync(process.execPath, [BIN, 'serve', '--port', '0', '--preview-port', '0', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 20000 });
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr.trim()).toMatch(message);

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fastJsonPatch from 'fast-json-patch';
-import { loadCases, podOf, runPreview } from '../golden/harness.js';
+import { admittedPodOf, loadCases, podOf, runPreview } from '../golden/harness.js';
 import { type TestServer, admissionReview, decodePatch, startTestServer } from './client.js';
 
 const cases = loadCases();
@@ -34,9 +34,10 @@ describe('sidelog server over TLS', () => {
   });
 
   describe.each(cases.filter((c) => c.kubeVersion === '1.30').map((c, i) => [c.name, c, i] as const))('golden case %s', (_name, c, i) => {
-    it('through /mutate gives the core result', async () => {
+    it('through /mutate gives the core result: the pod preview shows', async () => {
       const expected = runPreview(c);
-      const pod = podOf(c.input);
+      // The pod the controller creates from the manifest, as the API server sends it.
+      const pod = admittedPodOf(c);
       const apiVersion = i % 2 === 0 ? 'admission.k8s.io/v1' : 'admission.k8s.io/v1beta1';
       const uid = `uid-${c.name}`;
       const path = c.enforcement === 'required' ? '/mutate/required' : '/mutate';
@@ -51,25 +52,25 @@ describe('sidelog server over TLS', () => {
       if (patch.length) {
         expect(res.json.response.patchType).toBe('JSONPatch');
         const applied = fastJsonPatch.applyPatch(structuredClone(pod), patch, true, false).newDocument;
-        expect(applied).toEqual(podOf(expected.mutated));
+        expect(applied).toEqual(expected.pod);
         expect(res.json.response.auditAnnotations.injected).toMatch(/^[a-z0-9-]+:(agent|streaming)/);
       } else {
         expect(res.json.response.patchType).toBeUndefined();
-        expect(podOf(expected.mutated)).toEqual(pod);
+        expect(expected.pod).toEqual(pod);
       }
       if (!expected.allowed) expect(res.json.response.status.message).toBe(expected.denial);
     });
 
     it('through /preview gives the core result', async () => {
       const q = c.enforcement === 'required' ? '&required=true' : '';
-      const res = await server.client.post(`/preview?namespace=${c.namespace}${q}`, JSON.stringify(c.input));
+      const res = await server.preview.post(`/preview?namespace=${c.namespace}${q}`, JSON.stringify(c.input));
       expect(res.status).toBe(200);
       expect(res.json).toEqual(JSON.parse(JSON.stringify(runPreview(c))));
     });
   });
 
   it('previews YAML and answers ?output=yaml with the mutated manifest', async () => {
-    const res = await server.client.post('/preview?output=yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  namespace: team-a\n  annotations:\n    sidelog.io/streams: "- path: /var/log/a/a.log"\nspec:\n  containers: [{name: a, image: a}]\n', 'application/yaml');
+    const res = await server.preview.post('/preview?output=yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  namespace: team-a\n  annotations:\n    sidelog.io/streams: "- path: /var/log/a/a.log"\nspec:\n  containers: [{name: a, image: a}]\n', 'application/yaml');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/yaml/);
     expect(res.text).toContain('name: sidelog-a');
@@ -78,8 +79,12 @@ describe('sidelog server over TLS', () => {
 
   it('answers a dry-run review like any other (no side effects)', async () => {
     const c = cases.find((x) => x.name === 'mixed-native')!;
-    const res = await server.client.post('/mutate', JSON.stringify(admissionReview(podOf(c.input), { dryRun: true })));
-    expect(decodePatch(res.json)).toEqual(runPreview(c).patch);
+    const pod = podOf(c.input);
+    const dry = await server.client.post('/mutate', JSON.stringify(admissionReview(pod, { dryRun: true })));
+    const wet = await server.client.post('/mutate', JSON.stringify(admissionReview(pod)));
+    // The same operations as any other review, and they make the pod preview shows.
+    expect(decodePatch(dry.json)).toEqual(decodePatch(wet.json));
+    expect(fastJsonPatch.applyPatch(structuredClone(pod), decodePatch(dry.json), true, false).newDocument).toEqual(runPreview(c).mutated);
   });
 
   it('takes the namespace from the request, not the object (controller-made pods have none)', async () => {
@@ -118,7 +123,7 @@ describe('sidelog server over TLS', () => {
       ['a bad preview query', '/preview?output=xml', '{}', 'application/json', 400, 'BAD_QUERY'],
       ['an unknown path', '/mutate/sometimes', good(), 'application/json', 404, 'NOT_FOUND'],
     ])('%s gets a clear %d and the next request is served', async (_what, path, body, type, status, code) => {
-      const res = await server.client.post(path, body, type);
+      const res = await (path.startsWith('/preview') ? server.preview : server.client).post(path, body, type);
       expect(res.status).toBe(status);
       expect(res.json.error.code).toBe(code);
       expect(res.json.error.message.length).toBeGreaterThan(10);
@@ -141,7 +146,7 @@ describe('sidelog server over TLS', () => {
     });
 
     it('counts refused requests in the metrics', async () => {
-      const res = await server.client.get('/metrics');
+      const res = await server.preview.get('/metrics');
       expect(res.text).toMatch(/sidelog_bad_requests_total\{code="TOO_LARGE"\} [1-9]/);
       expect(res.text).toMatch(/sidelog_bad_requests_total\{code="BAD_JSON"\} [1-9]/);
     });
@@ -155,7 +160,7 @@ describe('sidelog server over TLS', () => {
   });
 
   it('serves Prometheus metrics: requests, outcomes, latency, injections, skips, reloads, certificate expiry', async () => {
-    const text = (await server.client.get('/metrics')).text;
+    const text = (await server.preview.get('/metrics')).text;
     expect(text).toMatch(/sidelog_requests_total\{route="mutate",outcome="injected"\} [1-9]/);
     expect(text).toMatch(/sidelog_requests_total\{route="mutate",outcome="skipped"\} [1-9]/);
     expect(text).toMatch(/sidelog_requests_total\{route="mutate",outcome="denied"\} [1-9]/);
@@ -181,7 +186,7 @@ describe('sidelog server over TLS', () => {
     expect(ready.status).toBe(200);
     expect(ready.json.policyError).toContain('outputs.broken.brokers');
     expect((await server.client.post('/mutate', podIn('team-z'))).json.response.patch).toBeDefined();
-    expect((await server.client.get('/metrics')).text).toMatch(/sidelog_policy_reloads_total\{result="failure"\} [1-9]/);
+    expect((await server.preview.get('/metrics')).text).toMatch(/sidelog_policy_reloads_total\{result="failure"\} [1-9]/);
 
     writeFileSync(policyFile, cases[0]!.policyText);
     await waitFor(async () => (await server.client.get('/readyz')).json.policyError === undefined, 'recovery');

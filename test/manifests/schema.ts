@@ -8,6 +8,7 @@
  *   such as `readOnlyRootFileSystem` passes the first check and is caught by the second.
  */
 import * as clientNode from '@kubernetes/client-node';
+import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import * as admissionregistration from 'kubernetes-models/admissionregistration.k8s.io/v1';
 import * as apps from 'kubernetes-models/apps/v1';
 import * as batch from 'kubernetes-models/batch/v1';
@@ -34,6 +35,8 @@ const GROUPS: Readonly<Record<string, Record<string, unknown>>> = {
   'policy/v1': policy,
   'rbac.authorization.k8s.io/v1': rbac,
   'admissionregistration.k8s.io/v1': admissionregistration,
+  // Prometheus Operator CRDs (the monitoring component): schemas from the operator's CRDs.
+  'monitoring.coreos.com/v1': monitoring,
 };
 
 /** Whether the schema library knows this apiVersion/kind (CRDs such as cert-manager's are not). */

@@ -152,7 +152,7 @@ describe('generated pods and annotations through mutate', () => {
         if (result.warnings.some((w) => w.includes('not injected'))) seen.dropped++;
         const mutated = result.mutated as Pod;
         expect(checkPodInvariants(original, mutated, result.patch)).toEqual([]);
-        expect(checkIntended(result)).toEqual([]);
+        expect(checkIntended(result, 'team-a')).toEqual([]);
         expect(sidecarProblems(original, mutated)).toEqual([]);
         const again = mutate({ object: mutated, namespace: 'team-a', policy, enforcement: enforcement as 'enabled' | 'required', kubeVersion });
         expect(again.patch).toEqual([]);

@@ -92,7 +92,7 @@ describe('any annotation', () => {
         }
         seen.injected++;
         if (result.configs.length) seen.withConfig++;
-        expect(checkIntended(result)).toEqual([]);
+        expect(checkIntended(result, ns)).toEqual([]);
         expect(sidecarProblems(original, result.mutated as Pod)).toEqual([]);
         expect(checkPodInvariants(original, result.mutated as Pod, result.patch)).toEqual([]);
         const again = mutate({ object: result.mutated, namespace: ns, policy, kubeVersion: { major: 1, minor: 30 } });

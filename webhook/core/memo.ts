@@ -1,20 +1,117 @@
 /**
- * A small least-recently-used memo for pure functions of a string. Pods of one workload carry
- * the same annotation text, so parsing it once per text instead of once per pod is free speed.
- * Callers must treat memoized results as read-only.
+ * Remembering, bounded by the memory it holds, and only what repeats.
+ *
+ * - `ByteLru`: least-recently-used entries whose sizes add up to at most `maxBytes`; an entry
+ *   larger than `maxEntryBytes` is never kept. Counting entries is not enough: 256 answers of
+ *   60 KB each are 15 MB.
+ * - `Sightings`: a small doorkeeper of (short) keys seen once. A value is admitted to the memo only on
+ *   its key's second sighting, so a stream of distinct inputs (every pod different) keeps
+ *   nothing alive but short keys, and never promotes answers into the old generation.
+ * - `memoKey`: long texts are keyed by their SHA-256 (V8 hashes strings longer than 16,383
+ *   characters by their length alone, so equal-length keys would collide in a Map).
+ *
+ * Pure computation (no I/O, no clock); callers must treat remembered values as read-only.
  */
-export function memoize<T>(fn: (key: string) => T, capacity = 256): (key: string) => T {
-  const cache = new Map<string, T>();
-  return (key: string) => {
-    const hit = cache.get(key);
-    if (hit !== undefined) {
-      cache.delete(key);
-      cache.set(key, hit);
-      return hit;
+import { createHash } from 'node:crypto';
+
+export class ByteLru<V> {
+  private readonly entries = new Map<string, { value: V; bytes: number }>();
+  private held = 0;
+
+  constructor(
+    readonly maxBytes: number,
+    readonly maxEntryBytes: number = Math.floor(maxBytes / 8),
+  ) {}
+
+  get bytes(): number {
+    return this.held;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string): V | undefined {
+    const hit = this.entries.get(key);
+    if (hit === undefined) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, hit);
+    return hit.value;
+  }
+
+  /** Keep `value` as `bytes` bytes (the caller's estimate); returns whether it was kept. */
+  set(key: string, value: V, bytes: number): boolean {
+    const size = bytes + 2 * key.length + 64;
+    if (size > this.maxEntryBytes) return false;
+    const old = this.entries.get(key);
+    if (old) {
+      this.entries.delete(key);
+      this.held -= old.bytes;
     }
-    const value = fn(key);
-    cache.set(key, value);
-    if (cache.size > capacity) cache.delete(cache.keys().next().value as string);
+    this.entries.set(key, { value, bytes: size });
+    this.held += size;
+    for (const [k, e] of this.entries) {
+      if (this.held <= this.maxBytes) break;
+      this.entries.delete(k);
+      this.held -= e.bytes;
+    }
+    return true;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.held = 0;
+  }
+}
+
+/** Keys seen recently, at most `capacity` of them (oldest forgotten first). */
+export class Sightings {
+  private readonly seen = new Set<string>();
+
+  constructor(readonly capacity = 2048) {}
+
+  /** Whether `key` was seen before; records this sighting. */
+  sight(key: string): boolean {
+    if (this.seen.has(key)) return true;
+    this.seen.add(key);
+    if (this.seen.size > this.capacity) this.seen.delete(this.seen.values().next().value as string);
+    return false;
+  }
+}
+
+/** Texts up to this length are their own key; longer ones are keyed by their SHA-256. */
+const PLAIN_KEY_CHARS = 1024;
+
+/** SHA-256 of a text, as a 44-character key. */
+export function digest(text: string): string {
+  return createHash('sha256').update(text).digest('base64');
+}
+
+export function memoKey(text: string): string {
+  return text.length <= PLAIN_KEY_CHARS ? text : `#${digest(text)}`;
+}
+
+export interface MemoOptions {
+  readonly maxBytes: number;
+  /** The memory a result is estimated to hold, from its input text. */
+  readonly sizeOf: (text: string) => number;
+}
+
+/**
+ * Memoize a pure function of a string, admitting a result on the second sighting of its text.
+ * Default bound: 2 MiB, a result counted as four times its text (a parsed annotation holds its
+ * strings once more, plus objects) and 512 bytes.
+ */
+export function memoize<T>(fn: (text: string) => T, opts: MemoOptions = { maxBytes: 2 * 1024 * 1024, sizeOf: (t) => 4 * t.length + 512 }): (text: string) => T {
+  const memo = new ByteLru<T>(opts.maxBytes);
+  const sightings = new Sightings();
+  return (text: string) => {
+    const key = memoKey(text);
+    const hit = memo.get(key);
+    if (hit !== undefined) return hit;
+    const value = fn(text);
+    // The doorkeeper holds digests only: 2,048 of them are ~200 KB whatever the texts.
+    if (sightings.sight(key.length > 64 ? (key.startsWith('#') ? key : digest(text)) : key)) memo.set(key, value, opts.sizeOf(text));
     return value;
   };
 }

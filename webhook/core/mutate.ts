@@ -6,7 +6,7 @@
 import type { Operation } from 'fast-json-patch';
 import { renderFluentBit } from '../../sidecar-templates/fluent-bit/index.js';
 import { renderFluentd } from '../../sidecar-templates/fluentd/index.js';
-import { credentialsFor, factEnv, restrictedSecurityContext } from '../../sidecar-templates/common.js';
+import { credentialsFor, factEnv, restrictedSecurityContext, tlsFor } from '../../sidecar-templates/common.js';
 import { renderStreaming } from '../../sidecar-templates/streaming/index.js';
 import { type AgentRender, type AgentRenderInput, type AgentStream, PATHS, VOLUMES } from '../../sidecar-templates/types.js';
 import { type AgentName, RESOURCES, STATUS, STREAMS, parsePodOptions, parseStreamsCached } from './annotations.js';
@@ -17,6 +17,7 @@ import { renderMemo } from './render-memo.js';
 import { type Container, type Pod, type Volume, type VolumeMount, PodSchema } from './pod.js';
 import { type Problem, problemText, zodProblems } from './problems.js';
 import { type Plan, type LogVolume, resolvePlan } from './resolve.js';
+import { sidecarIdentity } from './identity.js';
 import { AGENT_CONTAINER } from './names.js';
 import { sidecarResources } from './resources.js';
 import { type SkipCode, skipReason, unservableReason } from './should-inject.js';
@@ -119,6 +120,15 @@ function denied(object: unknown, problems: readonly Problem[]): MutateResult {
   };
 }
 
+/** The ports the pod's containers declare and whether it runs on the node's network (the agent avoids both). */
+function podNetwork(pod: Pod): { usedPorts: number[]; hostNetwork: boolean } {
+  const ports = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].flatMap((c) => {
+    const declared = (c as { ports?: unknown }).ports;
+    return Array.isArray(declared) ? declared.map((p) => (p as { containerPort?: unknown }).containerPort).filter((n): n is number => typeof n === 'number') : [];
+  });
+  return { usedPorts: ports, hostNetwork: pod.spec.hostNetwork === true };
+}
+
 function logMount(v: LogVolume): VolumeMount {
   return { name: v.name, mountPath: v.sidecarMountPath, readOnly: true, ...(v.subPath !== undefined ? { subPath: v.subPath } : {}) };
 }
@@ -190,10 +200,17 @@ export function mutate(input: MutateInput): MutateResult {
     if (grace - GRACE_MARGIN < policy.defaults.flushSeconds) {
       warnings.push(`spec.terminationGracePeriodSeconds: ${grace}s leaves the log agent ${flushSeconds}s to flush (policy: ${policy.defaults.flushSeconds}s); set it to at least ${policy.defaults.flushSeconds + GRACE_MARGIN} so buffered logs are delivered at shutdown`);
     }
-    const rendered = renderAgent(pod, plan, { defaults: policy.defaults, flushSeconds, namespace });
+    const rendered = renderAgent(pod, plan, {
+      defaults: policy.defaults,
+      flushSeconds,
+      namespace,
+      memoryLimit: resources.resources.agent.limits?.memory ?? resources.resources.agent.requests?.memory,
+      network: podNetwork(pod),
+    });
     problems.push(...rendered.problems);
     agent = rendered.agent;
     agentStreams = rendered.streams;
+    if (agent) warnings.push(...agent.warnings, ...sidecarIdentity(pod, agentStreams.map((s) => s.container), policy.defaults.runAsUser).warnings);
   }
 
   if (problems.length && enforcement === 'required') return denied(object, problems);
@@ -264,7 +281,7 @@ function renderAgent(pod: Pod, plan: Plan, base: Omit<AgentRenderInput, 'streams
 
   // A stream whose credential volume name is taken by one of the pod's volumes cannot get its credentials.
   let streams = plan.agentStreams.filter((s) => {
-    const clash = credentialsFor(s.outputName, s.output).volumes.find((v) => volumes.has(v.name));
+    const clash = [...credentialsFor(s.outputName, s.output).volumes, ...tlsFor(s.outputName, s.output).volumes].find((v) => volumes.has(v.name));
     if (clash) problems.push({ field: `${STREAMS}[${s.index}].output`, message: `stream "${s.name}" is not injected: its credentials volume ${clash.name} is already a volume of the pod` });
     return !clash;
   });
@@ -317,14 +334,14 @@ function build(pod: Pod, plan: Plan, agentPart: AgentPart | undefined, native: b
     appMounts.set(index, [...(appMounts.get(index) ?? []), mount]);
   }
 
-  const runAsUser = pod.spec.securityContext?.runAsUser !== undefined && pod.spec.securityContext.runAsUser > 0 ? pod.spec.securityContext.runAsUser : d.runAsUser;
+  const identityOf = (writers: string[]) => sidecarIdentity(pod, writers, d.runAsUser).identity;
   const sidecars: Container[] = [];
   for (const s of plan.streamingStreams) {
     const c: Container = {
       ...renderStreaming(s, d.images.streaming),
       imagePullPolicy: d.imagePullPolicy,
       resources: resources.streaming,
-      securityContext: restrictedSecurityContext(runAsUser),
+      securityContext: restrictedSecurityContext(identityOf([s.container])),
       volumeMounts: [logMount(plan.streamVolume.get(s.name)!)],
     };
     sidecars.push(c);
@@ -348,9 +365,18 @@ function build(pod: Pod, plan: Plan, agentPart: AgentPart | undefined, native: b
       args: agent.args,
       env: [...factEnv(), ...agent.env],
       resources: resources.agent,
-      securityContext: restrictedSecurityContext(runAsUser),
+      securityContext: restrictedSecurityContext(identityOf((agentPart?.streams ?? []).map((s) => s.container))),
       volumeMounts: mounts,
+      ...(agent.ports.length ? { ports: agent.ports.map((p) => ({ ...p })) } : {}),
+      ...(agent.livenessProbe ? { livenessProbe: agent.livenessProbe } : {}),
     });
+    // Prometheus' annotation convention, unless the pod already points it at its own metrics.
+    const metricsPort = agent.ports.find((p) => p.name === 'sidelog-metrics');
+    if (metricsPort && !Object.keys(pod.metadata?.annotations ?? {}).some((k) => k.startsWith('prometheus.io/'))) {
+      annotations['prometheus.io/scrape'] = 'true';
+      annotations['prometheus.io/port'] = String(metricsPort.containerPort);
+      if (agent.metricsPath) annotations['prometheus.io/path'] = agent.metricsPath;
+    }
     volumes.push(
       {
         name: VOLUMES.config,

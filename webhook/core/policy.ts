@@ -44,18 +44,25 @@ const common = {
   /** Fluentd image for this output (Fluentd needs a plugin gem per destination). */
   fluentdImage: image.optional(),
 };
-const network = { host, tls: z.boolean().default(false), tlsVerify: z.boolean().default(true) };
+/**
+ * TLS material from Secrets in the pod's namespace: `tlsCASecret` holds the CA bundle under
+ * `ca.crt`, `tlsClientSecret` a client certificate as a kubernetes.io/tls Secret (`tls.crt`,
+ * `tls.key`). Both agents read them as files (docs/pipelines.md "TLS material").
+ */
+const tlsCA = { tlsCASecret: secretName.optional() };
+const tlsClient = { tlsClientSecret: secretName.optional() };
+const network = { host, tls: z.boolean().default(false), tlsVerify: z.boolean().default(true), ...tlsCA, ...tlsClient };
 
 export const OutputSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('forward'), ...common, ...network, port: port.default(24224), requireAck: z.boolean().default(true), tag: template('tag').default('sidelog.{namespace}.{stream}'), credentialsSecret: secretName.optional() }),
-  z.strictObject({ type: z.literal('kafka'), ...common, brokers: z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be host:port')).min(1), topic: template('topic').default('{namespace}'), tls: z.boolean().default(false), tlsVerify: z.boolean().default(true), saslMechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']).default('PLAIN'), credentialsSecret: secretName.optional() }),
+  z.strictObject({ type: z.literal('kafka'), ...common, brokers: z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be host:port')).min(1), topic: template('topic').default('{namespace}'), tls: z.boolean().default(false), tlsVerify: z.boolean().default(true), ...tlsCA, ...tlsClient, saslMechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']).default('PLAIN'), credentialsSecret: secretName.optional() }),
   z.strictObject({ type: z.literal('elasticsearch'), ...common, ...network, port: port.default(9200), distribution: z.enum(['elasticsearch', 'opensearch']).default('elasticsearch'), index: template('index').default('{namespace}'), credentialsSecret: secretName.optional() }),
   z.strictObject({ type: z.literal('loki'), ...common, ...network, port: port.default(3100), labels: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'label names: letters, digits, _'), template('label value')).default({ namespace: '{namespace}', container: '{container}', stream: '{stream}' }), tenant: template('tenant').optional(), credentialsSecret: secretName.optional() }),
   z.strictObject({ type: z.literal('http'), ...common, ...network, port: port.default(443), uri: template('uri').refine((u) => u.startsWith('/'), 'must start with /').default('/'), credentialsSecret: secretName.optional() }),
-  z.strictObject({ type: z.literal('s3'), ...common, bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'), region: z.string().regex(/^[a-z0-9-]{2,32}$/, 'must be a region such as eu-west-1'), prefix: template('prefix').default('{namespace}/{stream}'), endpoint: z.string().regex(/^https?:\/\/[A-Za-z0-9.:-]+\/?$/, 'must be an http(s) URL').optional(), totalFileSize: z.string().regex(/^\d{1,6}[KMG]$/, 'must be like 50M').default('50M'), uploadTimeout: z.string().regex(/^\d{1,5}[smh]$/, 'must be like 10m').default('10m'), credentialsSecret: secretName.optional() }),
+  z.strictObject({ type: z.literal('s3'), ...common, bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'), region: z.string().regex(/^[a-z0-9-]{2,32}$/, 'must be a region such as eu-west-1'), prefix: template('prefix').default('{namespace}/{stream}'), endpoint: z.string().regex(/^https?:\/\/[A-Za-z0-9.:-]+\/?$/, 'must be an http(s) URL').optional(), totalFileSize: z.string().regex(/^\d{1,6}[KMG]$/, 'must be like 50M').default('50M'), uploadTimeout: z.string().regex(/^\d{1,5}[smh]$/, 'must be like 10m').default('10m'), ...tlsCA, credentialsSecret: secretName.optional() }),
   z.strictObject({ type: z.literal('stackdriver'), ...common, logName: template('logName').default('{namespace}.{stream}'), credentialsSecret: secretName.optional() }),
   z.strictObject({ type: z.literal('cloudwatch'), ...common, region: z.string().regex(/^[a-z0-9-]{2,32}$/, 'must be a region such as eu-west-1'), logGroup: template('logGroup').default('/sidelog/{namespace}'), logStreamPrefix: template('logStreamPrefix').default('{stream}.'), autoCreateGroup: z.boolean().default(false), credentialsSecret: secretName.optional() }),
-  z.strictObject({ type: z.literal('syslog'), ...common, host, port: port.default(514), protocol: z.enum(['tcp', 'udp', 'tls']).default('tcp'), tlsVerify: z.boolean().default(true), format: z.enum(['rfc5424', 'rfc3164']).default('rfc5424') }),
+  z.strictObject({ type: z.literal('syslog'), ...common, host, port: port.default(514), protocol: z.enum(['tcp', 'udp', 'tls']).default('tcp'), tlsVerify: z.boolean().default(true), ...tlsCA, format: z.enum(['rfc5424', 'rfc3164']).default('rfc5424') }),
   z.strictObject({ type: z.literal('stdout'), ...common }),
 ]);
 
@@ -93,24 +100,24 @@ export const CREDENTIAL_KEYS: Readonly<Record<OutputType, readonly string[]>> = 
 const resourceList = z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() });
 const requirements = z.strictObject({ requests: resourceList.default({}), limits: resourceList.default({}) });
 
+/**
+ * sidelog's own Fluentd image (sidecar-templates/fluentd/Dockerfile): Fluentd 1.19 with the plugins
+ * of all ten output types, so any mix of outputs runs in one Fluentd sidecar. Released with sidelog
+ * under the same version as the webhook image (manifests/base/deployment.yaml).
+ */
+export const SIDELOG_FLUENTD_IMAGE = 'ghcr.io/sidelog/sidelog-fluentd:0.1.0';
+
+/** Every default is pinned to a released version tag (test/core/images.test.ts): never :latest, :main or :edge. */
 export const DEFAULT_IMAGES = {
-  'fluent-bit': 'cr.fluentbit.io/fluent/fluent-bit:4.2',
-  streaming: 'busybox:1.37',
-  fluentd: {
-    default: 'fluent/fluentd:v1.19-debian-1',
-    forward: 'fluent/fluentd:v1.19-debian-1',
-    http: 'fluent/fluentd:v1.19-debian-1',
-    stdout: 'fluent/fluentd:v1.19-debian-1',
-    kafka: 'fluent/fluentd-kubernetes-daemonset:v1.19-debian-kafka2-1',
-    elasticsearch: 'fluent/fluentd-kubernetes-daemonset:v1.19-debian-elasticsearch8-1',
-    opensearch: 'fluent/fluentd-kubernetes-daemonset:v1.19-debian-opensearch-1',
-    loki: 'grafana/fluent-plugin-loki:main',
-    s3: 'fluent/fluentd-kubernetes-daemonset:v1.19-debian-s3-1',
-    stackdriver: 'fluent/fluentd-kubernetes-daemonset:v1.19-debian-stackdriver-1',
-    cloudwatch: 'fluent/fluentd-kubernetes-daemonset:v1.19-debian-cloudwatch-1',
-    syslog: 'fluent/fluentd-kubernetes-daemonset:v1.19-debian-syslog-1',
-  } as Record<string, string>,
+  'fluent-bit': 'cr.fluentbit.io/fluent/fluent-bit:4.2.8',
+  streaming: 'busybox:1.37.0',
+  /** One image for every output type; `images.fluentd.<type>` or an output's `fluentdImage` may still pick another. */
+  fluentd: { default: SIDELOG_FLUENTD_IMAGE } as Record<string, string>,
 };
+
+/** What a critical stream does when its buffer share is full (docs/pipelines.md "When the buffer is full"). */
+export const BUFFER_FULL = ['block', 'drop-oldest'] as const;
+export type BufferFull = (typeof BUFFER_FULL)[number];
 
 const DefaultsSchema = z.strictObject({
   agent: z.enum(AGENTS).default('fluent-bit'),
@@ -136,6 +143,14 @@ const DefaultsSchema = z.strictObject({
       agent: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
       max: { cpu: '1', memory: '1Gi' },
     }),
+  /**
+   * When a critical stream's share of the buffer volume is full: `block` stops reading the file
+   * (nothing is dropped; the file must outlive the outage), `drop-oldest` discards the oldest
+   * buffered chunks. Unset: each agent does what it can do best, Fluentd blocks and Fluent Bit
+   * (which cannot block) drops the oldest. Set to `block`, admission warns for every critical
+   * Fluent Bit stream that it will drop instead.
+   */
+  onBufferFull: z.enum(BUFFER_FULL).optional(),
   /** emptyDir sizeLimit of the filesystem buffer of critical streams. */
   bufferSize: quantity.default('1Gi'),
   /** emptyDir sizeLimit of the agent's state volume (offset databases). */
@@ -146,6 +161,12 @@ const DefaultsSchema = z.strictObject({
   flushSeconds: z.number().int().min(1).max(600).default(20),
   /** Numeric non-root user the sidecars run as when the pod does not set one. */
   runAsUser: z.number().int().min(1).max(2147483647).default(65532),
+  /**
+   * Address the agent's health/metrics server binds in the pod (the kubelet probes the pod IP).
+   * `::` takes IPv6 and IPv4 (dual-stack and IPv6-only clusters); `0.0.0.0` where nodes run with
+   * IPv6 disabled in the kernel, where binding `::` fails.
+   */
+  agentListen: z.enum(['::', '0.0.0.0']).default('::'),
 });
 
 const NamespaceRule = z.strictObject({
@@ -194,6 +215,18 @@ export function namespaceBounded(value: string, pattern: boolean): boolean {
   return true;
 }
 
+/** TLS material only where the output speaks TLS. */
+function tlsProblems(o: Output, at: string): Problem[] {
+  const usesTls = o.type === 'syslog' ? o.protocol === 'tls' : o.type === 's3' ? !o.endpoint?.startsWith('http://') : 'tls' in o ? o.tls : false;
+  const problems: Problem[] = [];
+  for (const key of ['tlsCASecret', 'tlsClientSecret'] as const) {
+    if (key in o && (o as Record<string, unknown>)[key] !== undefined && !usesTls) {
+      problems.push({ field: `${at}.${key}`, message: o.type === 'syslog' ? 'needs protocol: tls' : o.type === 's3' ? 'needs an https endpoint' : 'needs tls: true' });
+    }
+  }
+  return problems;
+}
+
 function crossCheck(policy: Policy): Problem[] {
   const problems: Problem[] = [];
   for (const [name, output] of Object.entries(policy.outputs)) {
@@ -216,6 +249,7 @@ function crossCheck(policy: Policy): Problem[] {
         }
       }
     }
+    problems.push(...tlsProblems(output, at));
     for (const [key, value] of templatedValues(output)) {
       if (!TEMPLATE.test(value)) problems.push({ field: `${at}.${key}`, message: `unknown placeholder; use ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}` });
       else if (!namespaceBounded(value, false)) problems.push({ field: `${at}.${key}`, message: NAMESPACE_BOUNDARY_HINT });
@@ -330,8 +364,8 @@ export function fluentdImageFor(defaults: Defaults, output: Output): string {
   const images = defaults.images.fluentd;
   if (typeof images === 'string') return images;
   const key = output.type === 'elasticsearch' && output.distribution === 'opensearch' ? 'opensearch' : output.type;
-  // The policy's map overrides the built-in one entry by entry.
-  return images[key] ?? DEFAULT_IMAGES.fluentd[key] ?? images.default ?? DEFAULT_IMAGES.fluentd.default!;
+  // The policy's map names images per output type; `default` (else sidelog's image) covers the rest.
+  return images[key] ?? images.default ?? SIDELOG_FLUENTD_IMAGE;
 }
 
 export type { AgentName };

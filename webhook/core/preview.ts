@@ -1,24 +1,22 @@
 /**
- * Preview: what the webhook would do to a manifest. A Pod is mutated as it is; for a workload
- * (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) the pod template is mutated, the
- * way the webhook will see each pod the controller creates. Pure, like mutate.
+ * Preview: what the webhook would do to a manifest. A Pod is mutated as the API server would send
+ * it; for a workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) the pod the
+ * controller would create is mutated (workload-pod.ts), and sidelog's changes are carried back into
+ * the pod template. Pure, like mutate. A workload's patch is the diff of the manifest and its
+ * mutated copy: the admission pod (API defaults, claim volumes) is not the template, so the pod's
+ * own patch would not apply to it; preview runs in a worker, off the admission path.
  */
+import fastJsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import type { KubeVersion } from './kube-version.js';
 import { type Enforcement, type MutateResult, mutate } from './mutate.js';
+import type { Pod } from './pod.js';
 import type { Policy } from './policy.js';
 import { InputError } from './problems.js';
+import { TEMPLATE_PATH, admissionPod, withSidelogChanges } from './workload-pod.js';
 import { YamlError, parseYamlDocuments } from './yaml.js';
 
-/** Where each kind keeps its pod template. */
-const TEMPLATE_PATH: Readonly<Record<string, readonly string[]>> = {
-  Deployment: ['spec', 'template'],
-  StatefulSet: ['spec', 'template'],
-  DaemonSet: ['spec', 'template'],
-  ReplicaSet: ['spec', 'template'],
-  Job: ['spec', 'template'],
-  CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
-};
+export { TEMPLATE_PATH };
 
 export const PREVIEW_KINDS = ['Pod', ...Object.keys(TEMPLATE_PATH)];
 
@@ -39,6 +37,8 @@ export interface PreviewResult {
   /** JSON patch against the whole manifest object. */
   readonly patch: Operation[];
   readonly mutated: unknown;
+  /** The pod the controller would create from the manifest, as the webhook would leave it. */
+  readonly pod?: unknown;
   readonly warnings: string[];
   readonly skipReason?: string;
   readonly injection?: MutateResult['injection'];
@@ -63,34 +63,24 @@ export function previewObject(doc: unknown, opts: PreviewOptions, source = 'mani
   const namespace = typeof metadata.namespace === 'string' ? metadata.namespace : opts.namespace ?? 'default';
   const name = typeof metadata.name === 'string' ? metadata.name : typeof metadata.generateName === 'string' ? metadata.generateName : '';
 
-  let pod: unknown = doc;
-  const path = TEMPLATE_PATH[kind];
-  if (path) {
-    let node: unknown = doc;
-    for (const [i, key] of path.entries()) {
-      if (!isObject(node) || !isObject(node[key])) {
-        throw new InputError(source, [{ field: path.slice(0, i + 1).join('.'), message: 'required' }]);
-      }
-      node = node[key];
-    }
-    const template = node as Obj;
-    pod = { apiVersion: 'v1', kind: 'Pod', metadata: template.metadata ?? {}, spec: template.spec };
-  }
+  const admitted = admissionPod(doc, kind, namespace);
+  if ('problems' in admitted) throw new InputError(source, admitted.problems);
+  const { pod, template, path } = admitted.value;
   const result = mutate({ object: pod, namespace, policy: opts.policy, kubeVersion: opts.kubeVersion, enforcement: opts.enforcement ?? 'enabled' });
-  let mutated: unknown = result.mutated;
-  let patch = result.patch;
-  if (path && result.patch.length) {
-    // The workload with the mutated template: only the objects on the way to it are copied.
-    const copy: Obj = { ...doc };
-    let node = copy;
-    for (const key of path) node = node[key] = { ...(node[key] as Obj) };
-    const m = result.mutated as Obj;
-    node.metadata = m.metadata;
-    node.spec = m.spec;
-    mutated = copy;
-    // The template keys are fixed words: nothing to escape.
-    const prefix = `/${path.join('/')}`;
-    patch = result.patch.map((op) => ({ ...op, path: prefix + op.path }));
+  let mutated: unknown = doc;
+  if (result.patch.length) {
+    const own = withSidelogChanges(template, pod, result.mutated as Pod);
+    if (path.length === 0) {
+      mutated = own;
+    } else {
+      // Only the objects on the way to the template are copied; the rest is shared with the input.
+      const copy: Obj = { ...doc };
+      let node: Obj = copy;
+      for (const key of path) node = node[key] = { ...(node[key] as Obj) };
+      node.metadata = own.metadata;
+      node.spec = own.spec;
+      mutated = copy;
+    }
   }
   return {
     kind,
@@ -98,8 +88,9 @@ export function previewObject(doc: unknown, opts: PreviewOptions, source = 'mani
     namespace,
     allowed: result.allowed,
     ...(result.denial !== undefined ? { denial: result.denial } : {}),
-    patch,
-    mutated: result.patch.length ? mutated : doc,
+    patch: result.patch.length ? fastJsonPatch.compare(doc, mutated as Obj) : [],
+    mutated,
+    pod: result.mutated,
     warnings: result.warnings,
     ...(result.skip ? { skipReason: result.skip.reason } : {}),
     ...(result.injection ? { injection: result.injection } : {}),
@@ -107,11 +98,14 @@ export function previewObject(doc: unknown, opts: PreviewOptions, source = 'mani
   };
 }
 
+/** One document of a manifest file: an object, or a `kind: List` and its items. */
+export type ManifestDocument = { readonly object: unknown } | { readonly list: Obj; readonly items: readonly unknown[] };
+
 /**
- * Parse a manifest (JSON, YAML, multi-document YAML or a `kind: List`) into objects. Throws
+ * Parse a manifest (JSON, YAML, multi-document YAML, `kind: List`s) into its documents. Throws
  * InputError naming the document and line on a syntax error.
  */
-export function parseManifests(text: string, source = 'manifest'): unknown[] {
+export function parseManifestDocuments(text: string, source = 'manifest'): ManifestDocument[] {
   let docs: unknown[];
   try {
     docs = parseYamlDocuments(text, 100);
@@ -119,12 +113,78 @@ export function parseManifests(text: string, source = 'manifest'): unknown[] {
     const line = e instanceof YamlError ? e.line : undefined;
     throw new InputError(source, [{ field: '', message: `is not valid YAML or JSON${line ? ` (line ${line})` : ''}: ${(e as Error).message}` }]);
   }
-  const out: unknown[] = [];
+  const out: ManifestDocument[] = [];
   for (const value of docs) {
     if (value === null || value === undefined) continue;
-    if (isObject(value) && value.kind === 'List' && Array.isArray(value.items)) out.push(...value.items);
-    else out.push(value);
+    if (isObject(value) && value.kind === 'List' && Array.isArray(value.items)) out.push({ list: value, items: value.items });
+    else out.push({ object: value });
   }
-  if (out.length === 0) throw new InputError(source, [{ field: '', message: 'contains no object' }]);
+  if (out.every((d) => ('items' in d ? d.items.length === 0 : false))) throw new InputError(source, [{ field: '', message: 'contains no object' }]);
   return out;
+}
+
+export interface ManifestPreview {
+  /** One result per object, in order; `label` says which document (and List item) it is. */
+  readonly results: ReadonlyArray<PreviewResult & { readonly label: string }>;
+  /** The manifest's documents with every object mutated: a List stays a List. */
+  readonly documents: unknown[];
+}
+
+/**
+ * Preview every object of a parsed manifest. With more than one object, objects sidelog does not
+ * preview (a Service, a ConfigMap) pass through unchanged, and each result is labelled with its
+ * document; a single object of another kind is an error.
+ */
+export function previewManifest(docs: readonly ManifestDocument[], opts: PreviewOptions, source = 'manifest'): ManifestPreview {
+  const count = docs.reduce((n, d) => n + ('items' in d ? d.items.length : 1), 0);
+  const results: Array<PreviewResult & { label: string }> = [];
+  const one = (object: unknown, label: string): unknown => {
+    const kind = isObject(object) ? object.kind : undefined;
+    const r = count > 1 && typeof kind === 'string' && !PREVIEW_KINDS.includes(kind) ? passThrough(object as Obj, kind, opts) : previewObject(object, opts, label);
+    results.push({ ...r, label });
+    return r.mutated;
+  };
+  const documents = docs.map((d, i) => {
+    const where = docs.length > 1 ? [`document ${i + 1}`] : [];
+    const label = (parts: string[]) => (parts.length ? `${source} (${parts.join(', ')})` : source);
+    if ('items' in d) return { ...d.list, items: d.items.map((item, j) => one(item, label([...where, `item ${j + 1}`]))) };
+    return one(d.object, label(where));
+  });
+  return { results, documents };
+}
+
+function passThrough(object: Obj, kind: string, opts: PreviewOptions): PreviewResult {
+  const metadata = isObject(object.metadata) ? object.metadata : {};
+  return {
+    kind,
+    name: typeof metadata.name === 'string' ? metadata.name : '',
+    namespace: typeof metadata.namespace === 'string' ? metadata.namespace : opts.namespace ?? 'default',
+    allowed: true,
+    patch: [],
+    mutated: object,
+    warnings: [],
+    skipReason: `kind ${kind} has no pods: passed through unchanged`,
+    configs: [],
+  };
+}
+
+/**
+ * The lines a user reads about one result, as kubectl prints them (`Warning: ...`, `Error: ...`);
+ * with several objects each names its document (`Warning: app.yaml (document 2): sidelog: ...`).
+ */
+export function diagnostics(r: PreviewResult & { readonly label: string }, labelled: boolean): string[] {
+  const where = labelled ? `${r.label}: ` : '';
+  return [...r.warnings.map((w) => `Warning: ${where}${w}`), ...(r.denial ? [`Error: ${where}${r.denial}`] : [])];
+}
+
+/**
+ * The JSON answer: one object's result as it is; several objects (or a List) as an array of
+ * results, each labelled with its document.
+ */
+export function jsonAnswer(docs: readonly ManifestDocument[], results: ManifestPreview['results']): unknown {
+  if (results.length === 1 && docs.length === 1 && !('items' in docs[0]!)) {
+    const { label: _label, ...result } = results[0]!;
+    return result;
+  }
+  return results;
 }

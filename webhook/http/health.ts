@@ -1,6 +1,6 @@
 /** GET /healthz (the process answers) and GET /readyz (a certificate and a valid policy are loaded). */
 import type { FastifyInstance } from 'fastify';
-import type { ServerDeps } from '../server.js';
+import type { ServerDeps } from '../server-deps.js';
 
 export function healthRoutes(app: FastifyInstance, deps: ServerDeps): void {
   app.get('/healthz', async () => ({ status: 'ok' }));

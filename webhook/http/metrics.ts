@@ -1,6 +1,6 @@
 /** GET /metrics: Prometheus text format. */
 import type { FastifyInstance } from 'fastify';
-import type { ServerDeps } from '../server.js';
+import type { ServerDeps } from '../server-deps.js';
 
 export function metricsRoutes(app: FastifyInstance, deps: ServerDeps): void {
   app.get('/metrics', async (_req, reply) => {

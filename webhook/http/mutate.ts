@@ -1,28 +1,30 @@
 /**
  * POST /mutate (and /mutate/required for namespaces labelled `sidelog.io/injection=required`):
- * check the content type, decode, hand the review to the core, wrap the answer.
+ * take the raw body, answer from the review memo or decode and hand the review to the core,
+ * send the serialized answer.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseReview } from '../core/admission.js';
-import { createReviewCache } from '../review-cache.js';
 import type { Enforcement } from '../core/mutate.js';
 import { problemText } from '../core/problems.js';
+import { isRawBody, parseJson, scanJson } from '../body.js';
 import { httpError } from '../errors.js';
-import type { ServerDeps } from '../server.js';
+import type { ReviewCache } from '../review-cache.js';
+import type { ServerDeps } from '../server-deps.js';
 
-function isJson(req: FastifyRequest): boolean {
-  return /^application\/json\b/i.test(req.headers['content-type'] ?? '');
-}
-
-export function mutateRoutes(app: FastifyInstance, deps: ServerDeps): void {
-  const cache = createReviewCache();
+export function mutateRoutes(app: FastifyInstance, deps: ServerDeps, cache: ReviewCache): void {
   const handle = (enforcement: Enforcement) => async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!isJson(req)) throw httpError('MEDIA_TYPE', 'an AdmissionReview is application/json');
-    const parsed = parseReview(req.body);
-    if ('problems' in parsed) throw httpError('BAD_REVIEW', parsed.problems.slice(0, 3).map(problemText).join('; '));
+    if (!isRawBody(req.body)) throw httpError('EMPTY_BODY');
+    const raw = req.body.bytes;
+    const scan = scanJson(raw);
     const started = process.hrtime.bigint();
     const ctx = { policy: deps.policy(), enforcement, kubeVersion: deps.kubeVersion() };
-    const { body, outcome, namespace, result } = cache.answer(parsed.review, ctx);
+    const answer = cache.answer(raw, scan, ctx, () => {
+      const parsed = parseReview(parseJson(raw));
+      if ('problems' in parsed) throw httpError('BAD_REVIEW', parsed.problems.slice(0, 3).map(problemText).join('; '));
+      return parsed.review;
+    });
+    const { result, outcome } = answer;
     deps.metrics.requests.inc({ route: 'mutate', outcome });
     if (result.skip) deps.metrics.skips.inc({ reason: result.skip.code });
     for (const s of result.injection?.streams ?? []) {
@@ -30,23 +32,23 @@ export function mutateRoutes(app: FastifyInstance, deps: ServerDeps): void {
     }
     req.log.info(
       {
-        uid: parsed.review.request.uid,
-        namespace,
-        operation: parsed.review.request.operation,
-        dryRun: parsed.review.request.dryRun ?? false,
+        uid: answer.uid,
+        namespace: answer.namespace,
+        operation: answer.operation,
+        dryRun: answer.dryRun,
         enforcement,
         outcome,
         ...(result.skip ? { reason: result.skip.code } : {}),
         streams: result.injection?.streams.length ?? 0,
         warnings: result.warnings.length,
+        remembered: answer.remembered,
         coreMs: Number(process.hrtime.bigint() - started) / 1e6,
         durationMs: Number(process.hrtime.bigint() - ((req as { startedAt?: bigint }).startedAt ?? started)) / 1e6,
       },
       'admission',
     );
-    return reply.type('application/json; charset=utf-8').send(body);
+    return reply.type('application/json; charset=utf-8').send(answer.body);
   };
-  const schema = { headers: { type: 'object', properties: { 'content-type': { type: 'string' } } } };
-  app.post('/mutate', { schema }, handle('enabled'));
-  app.post('/mutate/required', { schema }, handle('required'));
+  app.post('/mutate', handle('enabled'));
+  app.post('/mutate/required', handle('required'));
 }

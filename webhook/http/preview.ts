@@ -1,15 +1,14 @@
 /**
  * POST /preview: a Pod or workload (JSON or YAML, one or many documents) in; the patch, the
  * mutated object, the warnings and the generated configs out. `?output=yaml` returns the mutated
- * manifest, with the warnings as leading comments.
+ * manifest, with the warnings as leading comments. The work runs in a preview worker: this
+ * route only checks the query, hands the raw body over and sends what comes back.
  */
 import type { FastifyInstance } from 'fastify';
-import { stringify as toYaml } from 'yaml';
-import { parseKubeVersion } from '../core/kube-version.js';
-import { InputError } from '../core/problems.js';
-import { parseManifests, previewObject } from '../core/preview.js';
+import { isRawBody } from '../body.js';
 import { httpError } from '../errors.js';
-import type { ServerDeps } from '../server.js';
+import type { PreviewPool } from '../preview-pool.js';
+import type { ServerDeps } from '../server-deps.js';
 
 export const PREVIEW_BODY_LIMIT = 1024 * 1024;
 
@@ -20,12 +19,11 @@ interface Query {
   required?: boolean;
 }
 
-export function previewRoutes(app: FastifyInstance, deps: ServerDeps, serverBodyLimit: number): void {
+export function previewRoutes(app: FastifyInstance, deps: ServerDeps, pool: PreviewPool, bodyLimit: number): void {
   app.post<{ Querystring: Query }>(
     '/preview',
     {
-      // A manifest is small; a smaller limit keeps this unauthenticated convenience cheap.
-      bodyLimit: Math.min(serverBodyLimit, PREVIEW_BODY_LIMIT),
+      bodyLimit,
       schema: {
         querystring: {
           type: 'object',
@@ -40,35 +38,24 @@ export function previewRoutes(app: FastifyInstance, deps: ServerDeps, serverBody
       },
     },
     async (req, reply) => {
-      let docs: unknown[];
-      try {
-        if (typeof req.body === 'string') docs = parseManifests(req.body, 'body');
-        else if (req.body && typeof req.body === 'object') docs = parseManifests(JSON.stringify(req.body), 'body');
-        else throw httpError('EMPTY_BODY');
-      } catch (e) {
-        if (e instanceof InputError) throw httpError('BAD_YAML', e.message);
-        throw e;
+      if (!isRawBody(req.body)) throw httpError('EMPTY_BODY');
+      const answer = await pool.run({
+        body: req.body.bytes,
+        yaml: req.body.yaml,
+        output: req.query.output ?? 'json',
+        kubeVersion: req.query.kubeVersion,
+        serverKubeVersion: deps.kubeVersion(),
+        namespace: req.query.namespace,
+        required: req.query.required ?? false,
+        policyText: deps.policyText(),
+        policySource: deps.policySource(),
+      });
+      if (!answer.ok) {
+        if (answer.code === 'BUSY') reply.header('retry-after', '1');
+        throw httpError(answer.code, answer.detail);
       }
-      const opts = {
-        policy: deps.policy(),
-        kubeVersion: req.query.kubeVersion !== undefined ? parseKubeVersion(req.query.kubeVersion) : deps.kubeVersion(),
-        enforcement: req.query.required ? ('required' as const) : ('enabled' as const),
-        ...(req.query.namespace ? { namespace: req.query.namespace } : {}),
-      };
-      let results;
-      try {
-        results = docs.map((d, i) => previewObject(d, opts, docs.length > 1 ? `body (document ${i + 1})` : 'body'));
-      } catch (e) {
-        if (e instanceof InputError) throw httpError('BAD_MANIFEST', e.message);
-        throw e;
-      }
-      deps.metrics.requests.inc({ route: 'preview', outcome: 'previewed' }, 1);
-      if (req.query.output === 'yaml') {
-        const comments = results.flatMap((r) => [...r.warnings.map((w) => `# Warning: ${w}`), ...(r.denial ? [`# Error: ${r.denial}`] : [])]);
-        const body = results.map((r) => toYaml(r.mutated, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
-        return reply.type('application/yaml; charset=utf-8').send(`${comments.map((c) => `${c}\n`).join('')}${body}`);
-      }
-      return results.length === 1 ? results[0] : results;
+      deps.metrics.requests.inc({ route: 'preview', outcome: 'previewed' });
+      return reply.type(answer.contentType).send(answer.body);
     },
   );
 }

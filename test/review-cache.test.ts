@@ -1,0 +1,164 @@
+/**
+ * Remember only what repeats, bounded by bytes (issues 8 and 10): the review memo keyed by a hash
+ * of the raw bytes without the uid, admitted on the second sighting, answering hits from the
+ * bytes with the right uid; the answer serialized in one pass; the annotation memo bounded by
+ * bytes; the body scan that finds `request.uid` and measures nesting.
+ */
+import { type AdmissionReview, answerReview, parseReview } from '../webhook/core/admission.js';
+import { ByteLru, Sightings, memoize } from '../webhook/core/memo.js';
+import { parsePolicy } from '../webhook/core/policy.js';
+import { createReviewCache, serializeAnswer } from '../webhook/review-cache.js';
+import { MAX_DEPTH, nestingDepth, scanBody } from '../webhook/review-bytes.js';
+import { loadCases, podOf } from './golden/harness.js';
+import { admissionReview } from './http/client.js';
+
+const cases = loadCases();
+const policy = parsePolicy(cases[0]!.policyText);
+const ctx = { policy, enforcement: 'enabled' as const, kubeVersion: { major: 1, minor: 30 } };
+const sample = podOf(cases.find((c) => c.name === 'mixed-native')!.input);
+
+function reviewBytes(object: unknown, uid: string, namespace = 'team-a'): Buffer {
+  return Buffer.from(JSON.stringify(admissionReview(object, { uid, namespace })));
+}
+const parse = (raw: Buffer) => () => (parseReview(JSON.parse(raw.toString())) as { review: AdmissionReview }).review;
+
+describe('serializeAnswer: one pass, the same AdmissionReview as the core', () => {
+  it.each(cases.filter((c) => c.kubeVersion === '1.30').map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const review = parse(reviewBytes(podOf(c.input), 'the-uid', c.namespace))();
+    const fresh = answerReview(review, { ...ctx, enforcement: c.enforcement });
+    const text = serializeAnswer(fresh);
+    expect(JSON.parse(`${text.before}"the-uid"${text.after}`)).toEqual(fresh.review);
+  });
+});
+
+describe('the review memo', () => {
+  it('remembers an answer on its second sighting and answers the third from the bytes, with its own uid', () => {
+    const cache = createReviewCache();
+    const answers = ['u1', 'u2', 'u3', 'u\\"4'].map((uid) => {
+      const raw = reviewBytes(sample, uid);
+      return cache.answer(raw, scanBody(raw), ctx, parse(raw));
+    });
+    expect(answers.map((a) => a.remembered)).toEqual([false, false, true, true]);
+    expect(cache.size).toBe(1);
+    for (const [i, a] of answers.entries()) {
+      const uid = ['u1', 'u2', 'u3', 'u\\"4'][i]!;
+      const fresh = answerReview(parse(reviewBytes(sample, uid))(), ctx);
+      expect(JSON.parse(a.body)).toEqual(fresh.review);
+      expect([a.uid, a.outcome, a.namespace, a.operation, a.dryRun]).toEqual([uid, 'injected', 'team-a', 'CREATE', false]);
+    }
+  });
+
+  it('keeps nothing for distinct pods (every one seen once)', () => {
+    const cache = createReviewCache();
+    for (let i = 0; i < 300; i++) {
+      const raw = reviewBytes({ ...sample, metadata: { ...sample.metadata, labels: { n: String(i) } } }, `u${i}`);
+      expect(cache.answer(raw, scanBody(raw), ctx, parse(raw)).remembered).toBe(false);
+    }
+    expect([cache.size, cache.bytes]).toEqual([0, 0]);
+  });
+
+  it('is bounded by the bytes it holds, not by a count', () => {
+    // Large enough that one answer (a Fluent Bit config with its budgets, ~30 KB) fits an entry (maxBytes / 8).
+    const cache = createReviewCache({ maxBytes: 1024 * 1024, maxBodyBytes: 64 * 1024 });
+    for (let i = 0; i < 100; i++) {
+      const pod = { ...sample, metadata: { ...sample.metadata, labels: { n: String(i), pad: 'x'.repeat(60) } } };
+      for (const uid of ['a', 'b']) {
+        const raw = reviewBytes(pod, uid);
+        cache.answer(raw, scanBody(raw), ctx, parse(raw));
+      }
+    }
+    expect(cache.bytes).toBeLessThanOrEqual(1024 * 1024);
+    expect(cache.size).toBeGreaterThan(5);
+    expect(cache.size).toBeLessThan(100);
+  });
+
+  it('never remembers bodies over the size it hashes, and checks the size before hashing', () => {
+    const cache = createReviewCache({ maxBytes: 4 * 1024 * 1024, maxBodyBytes: 2048 });
+    const big = { ...sample, metadata: { ...sample.metadata, annotations: { ...sample.metadata!.annotations, pad: 'x'.repeat(4096) } } };
+    for (const uid of ['a', 'b', 'c']) {
+      const raw = reviewBytes(big, uid);
+      expect(cache.answer(raw, scanBody(raw), ctx, parse(raw)).remembered).toBe(false);
+    }
+    expect(cache.size).toBe(0);
+  });
+
+  it('tells apart what decides the answer: namespace, enforcement, policy', () => {
+    const cache = createReviewCache();
+    const seen = (ns: string, c: typeof ctx | { policy: typeof policy; enforcement: 'required'; kubeVersion: typeof ctx.kubeVersion }) => {
+      const raw = reviewBytes(sample, 'x', ns);
+      return cache.answer(raw, scanBody(raw), c, parse(raw)).remembered;
+    };
+    for (let i = 0; i < 2; i++) seen('team-a', ctx);
+    expect(seen('team-a', ctx)).toBe(true);
+    expect(seen('team-b', ctx)).toBe(false);
+    expect(seen('team-a', { ...ctx, enforcement: 'required' })).toBe(false);
+    expect(seen('team-a', { ...ctx, policy: parsePolicy(cases[0]!.policyText) })).toBe(false);
+  });
+
+  it.each([
+    ['a second uid key', (t: string) => t.replace('"uid":"x"', '"uid":"x","uid":"y"')],
+    ['an escaped uid key', (t: string) => t.replace('"uid":"x"', '"uid":"x","\\u0075id":"y"')],
+    ['a second request key', (t: string) => t.replace('{"apiVersion"', '{"request":{},"apiVersion"')],
+  ])('answers with the uid JSON.parse sees, and never remembers, when the body has %s', (_what, edit) => {
+    const cache = createReviewCache();
+    for (let i = 0; i < 3; i++) {
+      const raw = Buffer.from(edit(reviewBytes(sample, 'x').toString()));
+      const review = parse(raw)();
+      const a = cache.answer(raw, scanBody(raw), ctx, () => review);
+      expect(a.remembered).toBe(false);
+      expect(JSON.parse(a.body).response.uid).toBe(review.request.uid);
+    }
+    expect(cache.size).toBe(0);
+  });
+});
+
+describe('scanBody', () => {
+  it('finds request.uid, not the pod\'s own uid nor an owner\'s', () => {
+    const pod = { metadata: { uid: 'pod-uid', ownerReferences: [{ uid: 'owner-uid' }] }, spec: {} };
+    const raw = Buffer.from(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { kind: { uid: 'no' }, object: pod, uid: 'the-uid', options: {} } }));
+    const scan = scanBody(raw);
+    expect(raw.toString('utf8', scan.uid!.start, scan.uid!.end)).toBe('"the-uid"');
+    expect(scan.depth).toBe(6); // review, request, object, metadata, ownerReferences, owner
+  });
+
+  it('stops at more than MAX_DEPTH levels, and nestingDepth agrees on parsed values', () => {
+    expect(scanBody(Buffer.from('['.repeat(MAX_DEPTH) + ']'.repeat(MAX_DEPTH))).depth).toBe(MAX_DEPTH);
+    expect(scanBody(Buffer.from('[{"a":'.repeat(5000))).depth).toBe(MAX_DEPTH + 1);
+    expect(scanBody(Buffer.from('{"a":"[[[[\\"[[["}')).depth).toBe(1);
+    expect(nestingDepth(JSON.parse('{"a":[[{"b":[]}]]}'))).toBe(5);
+    expect(nestingDepth(JSON.parse('['.repeat(5000) + ']'.repeat(5000)))).toBe(MAX_DEPTH + 1);
+  });
+});
+
+describe('the annotation memo and its parts', () => {
+  it('memoize: admits on the second sighting, keeps within its bytes', () => {
+    let calls = 0;
+    const fn = memoize((t) => ((calls++, { t })), { maxBytes: 100_000, sizeOf: (t) => t.length });
+    const texts = Array.from({ length: 50 }, (_, i) => `${i}`.padEnd(1000, 'x'));
+    for (const t of texts) fn(t);
+    expect(calls).toBe(50);
+    for (const t of texts) fn(t);
+    expect(calls).toBe(100); // second sighting: computed again, now remembered (as far as 100 KB go)
+    const first = fn(texts[49]!);
+    expect(calls).toBe(100);
+    expect(fn(texts[49]!)).toBe(first);
+    fn(texts[0]!);
+    expect(calls).toBe(101); // evicted long ago
+  });
+
+  it('ByteLru refuses an entry larger than its share, and evicts the least recently used', () => {
+    const lru = new ByteLru<string>(1000, 400);
+    expect(lru.set('big', 'x', 500)).toBe(false);
+    lru.set('a', 'a', 300);
+    lru.set('b', 'b', 300);
+    lru.get('a');
+    lru.set('c', 'c', 300);
+    expect([lru.get('a'), lru.get('b'), lru.get('c')]).toEqual(['a', undefined, 'c']);
+    expect(lru.bytes).toBeLessThanOrEqual(1000);
+  });
+
+  it('Sightings forgets the oldest beyond its capacity', () => {
+    const s = new Sightings(2);
+    expect([s.sight('a'), s.sight('b'), s.sight('c'), s.sight('b'), s.sight('a')]).toEqual([false, false, false, true, false]);
+  });
+});
