@@ -5,13 +5,9 @@
 import { toDnsLabel, toEnvFragment } from '../webhook/core/names.js';
 import { CREDENTIAL_KEYS, type Output } from '../webhook/core/policy.js';
 import type { EnvVar, SecurityContext, Volume, VolumeMount } from '../webhook/core/pod.js';
-import { FACT_ENV, PATHS } from './types.js';
+import { FACT_ENV, type Identity, PATHS } from './types.js';
 
-/** Who a sidecar runs as: the writing container's user (and group, when one is set), see webhook/core/identity.ts. */
-export interface Identity {
-  readonly runAsUser: number;
-  readonly runAsGroup?: number | undefined;
-}
+export type { Identity };
 
 /**
  * Non-root, read-only root, no escalation, no capabilities, RuntimeDefault seccomp: passes

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderFluentBit } from '../sidecar-templates/fluent-bit/index.js';
 import { renderFluentd } from '../sidecar-templates/fluentd/index.js';
-import { mutate } from '../webhook/core/mutate.js';
+import { mutate } from '../webhook/inject/mutate.js';
 import type { Container, Pod } from '../webhook/core/pod.js';
 import { parsePolicy } from '../webhook/core/policy.js';
 import { basePod, withAnnotations } from './helpers/fixtures.js';

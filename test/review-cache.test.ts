@@ -4,7 +4,7 @@
  * bytes with the right uid; the answer serialized in one pass; the annotation memo bounded by
  * bytes; the body scan that finds `request.uid` and measures nesting.
  */
-import { type AdmissionReview, answerReview, parseReview } from '../webhook/core/admission.js';
+import { type AdmissionReview, answerReview, parseReview } from '../webhook/inject/admission.js';
 import { ByteLru, Sightings, memoize } from '../webhook/core/memo.js';
 import { parsePolicy } from '../webhook/core/policy.js';
 import { createReviewCache, serializeAnswer } from '../webhook/review-cache.js';

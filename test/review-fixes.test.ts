@@ -11,7 +11,7 @@ import { namespaceBounded, parsePolicy } from '../webhook/core/policy.js';
 import type { Pod } from '../webhook/core/pod.js';
 import { problemText } from '../webhook/core/problems.js';
 import { sidecarResources } from '../webhook/core/resources.js';
-import { previewObject } from '../webhook/core/preview.js';
+import { previewObject } from '../webhook/inject/preview.js';
 import { basePod, withAnnotations } from './helpers/fixtures.js';
 import { checkPodInvariants } from './helpers/invariants.js';
 

@@ -11,7 +11,7 @@ import { stringify as toYaml } from 'yaml';
 import { parseKubeVersion } from './core/kube-version.js';
 import { type Policy, BUILTIN_POLICY, parsePolicy } from './core/policy.js';
 import { InputError, problemText } from './core/problems.js';
-import { diagnostics, jsonAnswer, parseManifestDocuments, previewManifest } from './core/preview.js';
+import { diagnostics, jsonAnswer, parseManifestDocuments, previewManifest } from './inject/preview.js';
 import type { KubeTarget } from './k8s/kubeconfig.js';
 import { loadConfig } from './config.js';
 import { SERVE_FLAGS, flagsToConfig, startServer, tryItText } from './main.js';

@@ -8,7 +8,7 @@ import { stringify as toYaml } from 'yaml';
 import { type KubeVersion, parseKubeVersion } from './core/kube-version.js';
 import { type Policy, BUILTIN_POLICY, parsePolicy } from './core/policy.js';
 import { InputError } from './core/problems.js';
-import { type ManifestDocument, diagnostics, jsonAnswer, parseManifestDocuments, previewManifest } from './core/preview.js';
+import { type ManifestDocument, diagnostics, jsonAnswer, parseManifestDocuments, previewManifest } from './inject/preview.js';
 import type { ErrorCode } from './errors.js';
 import { MAX_DEPTH, nestingDepth, scanBody } from './review-bytes.js';
 

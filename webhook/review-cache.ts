@@ -14,7 +14,7 @@
  *   validated when the answer was made), the uid spliced in.
  */
 import { createHash } from 'node:crypto';
-import { type AdmissionReview, type ReviewContext, type ReviewResult, answerReview } from './core/admission.js';
+import { type AdmissionReview, type ReviewContext, type ReviewResult, answerReview } from './inject/admission.js';
 import { ByteLru, Sightings } from './core/memo.js';
 import type { Policy } from './core/policy.js';
 import type { BodyScan } from './review-bytes.js';

@@ -4,7 +4,7 @@
  *   npm run build --silent && node --expose-gc dist/test/bench/auditor-memory.js
  */
 import { slimPod } from '../../webhook/k8s/cluster.js';
-import type { LivePod } from '../../webhook/core/audit.js';
+import type { LivePod } from '../../webhook/inject/audit.js';
 
 declare const gc: () => void;
 const N = 10000;

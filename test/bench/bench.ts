@@ -19,8 +19,8 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { parse as parseYaml } from 'yaml';
 import { issueCa, issueServing } from '../../certs/issue.js';
-import { answerReview } from '../../webhook/core/admission.js';
-import { mutate } from '../../webhook/core/mutate.js';
+import { answerReview } from '../../webhook/inject/admission.js';
+import { mutate } from '../../webhook/inject/mutate.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
 import {
   type ScenarioResult,

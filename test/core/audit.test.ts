@@ -2,8 +2,8 @@
  * The audit core: one finding per pod from the pod, its namespace's labels and the policy; the
  * owning workload through a lookup; the fix for each reason and owner kind.
  */
-import { type AuditContext, type Finding, type LivePod, type OwnerLookup, auditPod, fixFor, inferredOwners, owningWorkload, sidecarsOfStatus } from '../../webhook/core/audit.js';
-import { mutate } from '../../webhook/core/mutate.js';
+import { type AuditContext, type Finding, type LivePod, type OwnerLookup, auditPod, fixFor, inferredOwners, owningWorkload, sidecarsOfStatus } from '../../webhook/inject/audit.js';
+import { mutate } from '../../webhook/inject/mutate.js';
 import { BUILTIN_POLICY } from '../../webhook/core/policy.js';
 
 const STREAMS = '- path: /var/log/app/app.log\n  output: stdout\n- path: /var/log/app/access.log\n';

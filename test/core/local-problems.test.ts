@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Enforcement } from '../../webhook/core/mutate.js';
+import type { Enforcement } from '../../webhook/inject/mutate.js';
 import type { Pod } from '../../webhook/core/pod.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
 import { mutateChecked as mutate } from '../helpers/checked.js';

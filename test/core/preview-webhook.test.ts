@@ -6,10 +6,10 @@
  * a gap between preview and the webhook shows here as a difference.
  */
 import fastJsonPatch from 'fast-json-patch';
-import { answerReview } from '../../webhook/core/admission.js';
+import { answerReview } from '../../webhook/inject/admission.js';
 import { parseKubeVersion } from '../../webhook/core/kube-version.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
-import { previewObject } from '../../webhook/core/preview.js';
+import { previewObject } from '../../webhook/inject/preview.js';
 import { InputError } from '../../webhook/core/problems.js';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -106,7 +106,7 @@ function webhook(pod: object, kubeVersion: string) {
 
 describe('preview equals the webhook', () => {
   it('covers every kind preview accepts', async () => {
-    const { PREVIEW_KINDS } = await import('../../webhook/core/preview.js');
+    const { PREVIEW_KINDS } = await import('../../webhook/inject/preview.js');
     expect(Object.keys(CASES).sort()).toEqual([...PREVIEW_KINDS].sort());
   });
 

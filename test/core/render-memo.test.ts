@@ -1,14 +1,14 @@
 /**
- * The render memo (webhook/core/render-memo.ts): one rendering per distinct input, keyed by every
+ * The render memo (webhook/inject/render-memo.ts): one rendering per distinct input, keyed by every
  * field the renderer is given, one memo per policy version, bounded by bytes, frozen results.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderFluentBit } from '../../sidecar-templates/fluent-bit/index.js';
 import type { AgentRender, AgentRenderInput } from '../../sidecar-templates/types.js';
-import { mutate } from '../../webhook/core/mutate.js';
+import { mutate } from '../../webhook/inject/mutate.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
-import { createRenderMemo, renderKey, renderMemo } from '../../webhook/core/render-memo.js';
+import { createRenderMemo, renderKey, renderMemo } from '../../webhook/inject/render-memo.js';
 import { basePod } from '../helpers/fixtures.js';
 
 const ROOT = join(import.meta.dirname, '../..');

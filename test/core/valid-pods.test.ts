@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ANNOTATION_SIZE_LIMIT, annotationBytes } from '../../webhook/core/mutate.js';
-import type { Enforcement } from '../../webhook/core/mutate.js';
+import { ANNOTATION_SIZE_LIMIT, annotationBytes } from '../../webhook/inject/mutate.js';
+import type { Enforcement } from '../../webhook/inject/mutate.js';
 import type { Pod } from '../../webhook/core/pod.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
 import { SKIP_CODES } from '../../webhook/core/should-inject.js';

@@ -3,9 +3,9 @@
  * and `compareWorkload` reports gained, lost and changed streams, refused outputs, new warnings
  * and denials, and the config diff.
  */
-import { mutate } from '../../webhook/core/mutate.js';
+import { mutate } from '../../webhook/inject/mutate.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
-import { compareWorkload, uninject } from '../../webhook/core/what-if.js';
+import { compareWorkload, uninject } from '../../webhook/inject/what-if.js';
 import { loadCases, podOf } from '../golden/harness.js';
 
 describe('uninject', () => {

@@ -4,7 +4,7 @@
  * direct mutate() path as from preview.
  */
 import fastJsonPatch from 'fast-json-patch';
-import { mutate } from '../../webhook/core/mutate.js';
+import { mutate } from '../../webhook/inject/mutate.js';
 import { parseKubeVersion } from '../../webhook/core/kube-version.js';
 import { checkAgentConfig } from '../helpers/agent-config.js';
 import { checkPodInvariants } from '../helpers/invariants.js';

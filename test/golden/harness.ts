@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { createTwoFilesPatch } from 'diff';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { parseKubeVersion } from '../../webhook/core/kube-version.js';
-import type { Enforcement } from '../../webhook/core/mutate.js';
+import type { Enforcement } from '../../webhook/inject/mutate.js';
 import { type Policy, parsePolicy } from '../../webhook/core/policy.js';
-import { type PreviewResult, previewObject } from '../../webhook/core/preview.js';
+import { type PreviewResult, previewObject } from '../../webhook/inject/preview.js';
 import { admissionPod } from '../../webhook/core/workload-pod.js';
 
 export const GOLDEN_DIR = dirname(fileURLToPath(import.meta.url));

@@ -2,7 +2,7 @@
  * `mutate` as every test should call it: whatever the test asserts, a pod sidelog changed must be
  * one the API server accepts (the rules in invariants.ts), whenever the pod it started from was.
  */
-import { type MutateInput, type MutateResult, mutate } from '../../webhook/core/mutate.js';
+import { type MutateInput, type MutateResult, mutate } from '../../webhook/inject/mutate.js';
 import type { Pod } from '../../webhook/core/pod.js';
 import { checkPodInvariants, podViolations } from './invariants.js';
 

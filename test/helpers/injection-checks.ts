@@ -3,7 +3,7 @@
  * the way the agents read them, hold exactly the directives sidelog intended (no config escapes),
  * and every sidecar sidelog added is locked down.
  */
-import type { MutateResult } from '../../webhook/core/mutate.js';
+import type { MutateResult } from '../../webhook/inject/mutate.js';
 import type { Pod } from '../../webhook/core/pod.js';
 import { checkAgentConfig } from './agent-config.js';
 import { getOne, parseFluentBitConf, sectionsNamed } from './fluent-bit-conf.js';

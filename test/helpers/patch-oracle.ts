@@ -9,7 +9,7 @@
  */
 import fastJsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
-import type { MutateResult } from '../../webhook/core/mutate.js';
+import type { MutateResult } from '../../webhook/inject/mutate.js';
 import type { Additions } from '../../webhook/core/patch.js';
 import type { Pod } from '../../webhook/core/pod.js';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../../webhook/config.js';
-import { type LivePod, auditPod } from '../../webhook/core/audit.js';
+import { type LivePod, auditPod } from '../../webhook/inject/audit.js';
 import { backoffMs, slimPod } from '../../webhook/k8s/cluster.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
 import { startServer } from '../../webhook/main.js';

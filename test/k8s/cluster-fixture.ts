@@ -4,7 +4,7 @@
  * audit reason, built with the real webhook core (an injected pod is what `mutate` makes of it).
  */
 import { main } from '../../webhook/cli.js';
-import { mutate } from '../../webhook/core/mutate.js';
+import { mutate } from '../../webhook/inject/mutate.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
 import { type FakeApi, type Obj, startFakeApi } from './fake-api.js';
 

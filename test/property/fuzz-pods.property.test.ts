@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { stringify as toYaml } from 'yaml';
-import { mutate } from '../../webhook/core/mutate.js';
+import { mutate } from '../../webhook/inject/mutate.js';
 import type { Container, Pod, Volume } from '../../webhook/core/pod.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
 import { SKIP_CODES } from '../../webhook/core/should-inject.js';

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { stringify as toYaml } from 'yaml';
-import { mutate } from '../../webhook/core/mutate.js';
+import { mutate } from '../../webhook/inject/mutate.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
 import type { Pod } from '../../webhook/core/pod.js';
 import { basePod } from '../helpers/fixtures.js';

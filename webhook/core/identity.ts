@@ -6,7 +6,7 @@
  * themselves, as to every container of the pod. Sidelog cannot see an image's USER (no registry
  * calls at admission): an app that writes 0600 files must say its UID in runAsUser.
  */
-import type { Identity } from '../../sidecar-templates/common.js';
+import type { Identity } from './sidecar-model.js';
 import type { Pod } from './pod.js';
 
 export interface IdentityResult {

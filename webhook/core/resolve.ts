@@ -2,8 +2,7 @@
  * Requested streams, checked against the pod (containers, mounts, names) and the policy (allowed
  * outputs, pod-settable params): the plan the renderers work from. Pure; problems name fields.
  */
-import type { AgentStream, StreamingStream } from '../../sidecar-templates/types.js';
-import { PATHS } from '../../sidecar-templates/types.js';
+import { type AgentStream, PATHS, type StreamingStream } from './sidecar-model.js';
 import { type AgentName, type RequestedStream, AGENT, PARAM_VALUE, isGlob, splitPath } from './annotations.js';
 import { RESERVED_STREAM_NAMES, streamingSidecarName, toDnsLabel } from './names.js';
 import { type NamespaceRules, type Output, type Policy, fillTemplate, paramAllowed, rulesFor } from './policy.js';

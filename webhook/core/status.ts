@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { AGENT_CONFIG, AGENTS } from './annotations.js';
 import { AGENT_CONTAINER, isDns1123Label, streamingSidecarName } from './names.js';
-import { VOLUMES } from '../../sidecar-templates/types.js';
+import { VOLUMES } from './sidecar-model.js';
 
 const StatusSchema = z.looseObject({
   version: z.literal(1),

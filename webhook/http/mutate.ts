@@ -4,8 +4,8 @@
  * send the serialized answer.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parseReview } from '../core/admission.js';
-import type { Enforcement } from '../core/mutate.js';
+import { parseReview } from '../inject/admission.js';
+import type { Enforcement } from '../inject/mutate.js';
 import { problemText } from '../core/problems.js';
 import { isRawBody, parseJson, scanJson } from '../body.js';
 import { httpError } from '../errors.js';

@@ -2,12 +2,12 @@
  * Read-only access to the cluster for `sidelog audit` and `sidelog what-if`, and the two things the
  * in-server auditor needs (pod and namespace informers, Events), through @kubernetes/client-node.
  * Everything returned is plain JSON with `kind` set (list items come without it), so the pure core
- * never sees the client's model classes. Decisions live in webhook/core/audit.ts and what-if.ts.
+ * never sees the client's model classes. Decisions live in webhook/inject/audit.ts and what-if.ts.
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { AppsV1Api, ApiException, BatchV1Api, CoreV1Api, type CoreV1Event, KubeConfig, VersionApi, makeInformer } from '@kubernetes/client-node';
-import type { LivePod, OwnerLookup, OwnerReference } from '../core/audit.js';
+import type { LivePod, OwnerLookup, OwnerReference } from '../inject/audit.js';
 
 export { loadKubeConfig } from './kubeconfig.js';
 export type { KubeTarget as KubeConfigOptions } from './kubeconfig.js';

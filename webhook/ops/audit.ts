@@ -1,10 +1,10 @@
 /**
  * `sidelog audit`: every pod whose annotations ask for streams but whose sidecars don't match, with
- * the reason (webhook/core/audit.ts), the workload that owns it and the fix. Read-only.
+ * the reason (webhook/inject/audit.ts), the workload that owns it and the fix. Read-only.
  * Exit 0: nothing found; 1: something found; 3: the audit could not run (one line on stderr).
  */
 import { parseArgs } from 'node:util';
-import { type Finding, type Workload, auditPod, fixFor, owningWorkload } from '../core/audit.js';
+import { type Finding, type Workload, auditPod, fixFor, owningWorkload } from '../inject/audit.js';
 import { parseKubeVersion } from '../core/kube-version.js';
 import type { Policy } from '../core/policy.js';
 import { CLUSTER_FLAGS, type Out, configMapRef, kubeTarget, outputFormat, policyFromConfigMap, table } from './common.js';

@@ -1,7 +1,7 @@
 /**
  * The in-server auditor (opt-in: `serve --audit`, SIDELOG_AUDIT=true). It watches pods and
  * namespaces with informers, keeps the finding of every pod in a labelled namespace
- * (webhook/core/audit.ts), exports their count as
+ * (webhook/inject/audit.ts), exports their count as
  * `sidelog_pods_missing_sidecars{namespace,reason}` and records a Warning Event on each affected pod.
  *
  * - Only namespaces labelled sidelog.io/injection=enabled|required are audited; a namespace that
@@ -16,7 +16,7 @@
  *   namespaces, create events.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { type Finding, type LivePod, auditPod, enforcementOf, fixFor, inferredOwners, owningWorkload } from '../core/audit.js';
+import { type Finding, type LivePod, auditPod, enforcementOf, fixFor, inferredOwners, owningWorkload } from '../inject/audit.js';
 import type { KubeVersion } from '../core/kube-version.js';
 import type { Policy } from '../core/policy.js';
 import type { KubeConfigOptions, PodEvent } from '../k8s/cluster.js';

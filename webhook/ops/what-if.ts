@@ -1,18 +1,18 @@
 /**
  * `sidelog what-if --policy NEW.yaml`: for every workload in a labelled namespace that carries
  * sidelog annotations, the injection under the policy in force (ConfigMap sidelog/sidelog-policy)
- * and under NEW, compared (webhook/core/what-if.ts). Read-only.
+ * and under NEW, compared (webhook/inject/what-if.ts). Read-only.
  * Exit 0: nothing changes; 2: something changes; 1: NEW does not load (the message names the
  * field) or the cluster cannot be read.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { STREAMS } from '../core/annotations.js';
-import { type OwnerReference, enforcementOf } from '../core/audit.js';
+import { type OwnerReference, enforcementOf } from '../inject/audit.js';
 import { parseKubeVersion } from '../core/kube-version.js';
 import { parsePolicy } from '../core/policy.js';
-import { type Subject, type WorkloadChange, compareWorkload, uninject } from '../core/what-if.js';
-import { TEMPLATE_PATH } from '../core/preview.js';
+import { type Subject, type WorkloadChange, compareWorkload, uninject } from '../inject/what-if.js';
+import { TEMPLATE_PATH } from '../inject/preview.js';
 import { CLUSTER_FLAGS, type Out, configMapRef, kubeTarget, outputFormat, policyFromConfigMap } from './common.js';
 
 export const WHAT_IF_FLAGS = { ...CLUSTER_FLAGS, policy: { type: 'string' }, 'kube-version': { type: 'string' } } as const;

@@ -1,16 +1,16 @@
 /**
  * What-if: what a policy change does to the workloads already running. Each workload's pod
- * template is previewed (the webhook's own code, webhook/core/preview.ts) under the policy in force
+ * template is previewed (the webhook's own code, webhook/inject/preview.ts) under the policy in force
  * and under the new one, and the two answers compared: streams gained or lost, outputs the new
  * policy refuses, new warnings, pods a `required` namespace would now refuse, and the generated
  * agent configs and sidecar containers as a short unified diff. Pure.
  */
 import { createTwoFilesPatch } from 'diff';
 import { stringify as toYaml } from 'yaml';
-import { AGENT_CONFIG, AGENT_PARSERS, STATUS, STREAMS, parseStreams } from './annotations.js';
-import type { KubeVersion } from './kube-version.js';
+import { AGENT_CONFIG, AGENT_PARSERS, STATUS, STREAMS, parseStreams } from '../core/annotations.js';
+import type { KubeVersion } from '../core/kube-version.js';
 import type { Enforcement, InjectedStream } from './mutate.js';
-import { type Policy, rulesFor } from './policy.js';
+import { type Policy, rulesFor } from '../core/policy.js';
 import { type PreviewResult, TEMPLATE_PATH, previewObject } from './preview.js';
 
 /** One workload as read from the cluster, with the enforcement of its namespace. */

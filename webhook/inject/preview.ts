@@ -8,13 +8,13 @@
  */
 import fastJsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
-import type { KubeVersion } from './kube-version.js';
+import type { KubeVersion } from '../core/kube-version.js';
 import { type Enforcement, type MutateResult, mutate } from './mutate.js';
-import type { Pod } from './pod.js';
-import type { Policy } from './policy.js';
-import { InputError } from './problems.js';
-import { TEMPLATE_PATH, admissionPod, withSidelogChanges } from './workload-pod.js';
-import { YamlError, parseYamlDocuments } from './yaml.js';
+import type { Pod } from '../core/pod.js';
+import type { Policy } from '../core/policy.js';
+import { InputError } from '../core/problems.js';
+import { TEMPLATE_PATH, admissionPod, withSidelogChanges } from '../core/workload-pod.js';
+import { YamlError, parseYamlDocuments } from '../core/yaml.js';
 
 export { TEMPLATE_PATH };
 

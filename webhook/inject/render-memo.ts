@@ -20,7 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AgentRender, AgentRenderInput } from '../../sidecar-templates/types.js';
-import type { Defaults } from './policy.js';
+import type { Defaults } from '../core/policy.js';
 
 /** Default bound: a rendering is 5–30 KB with its key, so some hundreds of distinct stream sets. */
 export const RENDER_MEMO_BYTES = 4 * 1024 * 1024;

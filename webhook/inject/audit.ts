@@ -8,10 +8,10 @@
  * labelled namespace was created either during a webhook outage or before the label was set, and
  * the finding says exactly that; a pod in an unlabelled namespace is reported as such, today.
  */
-import { INJECT, STATUS, STREAMS, optsOut } from './annotations.js';
-import type { KubeVersion } from './kube-version.js';
+import { INJECT, STATUS, STREAMS, optsOut } from '../core/annotations.js';
+import type { KubeVersion } from '../core/kube-version.js';
 import { type Enforcement, AGENT_CONTAINER, mutate } from './mutate.js';
-import type { Policy } from './policy.js';
+import type { Policy } from '../core/policy.js';
 
 /** The namespace label that turns injection on (CONTRACT section 1). */
 export const INJECTION_LABEL = 'sidelog.io/injection';

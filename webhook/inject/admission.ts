@@ -4,10 +4,10 @@
  * `patchType` only when there is a patch, warnings, audit annotations. Pure, like mutate.
  */
 import { z } from 'zod';
-import type { KubeVersion } from './kube-version.js';
+import type { KubeVersion } from '../core/kube-version.js';
 import { type Enforcement, type MutateResult, mutate } from './mutate.js';
-import type { Policy } from './policy.js';
-import { type Problem, zodProblems } from './problems.js';
+import type { Policy } from '../core/policy.js';
+import { type Problem, zodProblems } from '../core/problems.js';
 
 export const REVIEW_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;
 
