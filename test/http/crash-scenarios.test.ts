@@ -24,6 +24,7 @@ import {
   shippedNodeOptions,
   childPids,
   previewYaml,
+  running,
   wellFormedReview,
 } from '../bench/scenarios.js';
 import { PREVIEW_SEMI_SPACE_MB } from '../../webhook/preview-pool.js';
@@ -90,15 +91,6 @@ describe('the crash scenarios, against the server process with the shipped flags
  * outlive a server that is killed outright.
  */
 describe('a preview out of heap, against the server process', () => {
-  const running = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-
   it('answers 413 PREVIEW_LIMIT naming the heap; the server process survives and answers /mutate and the next preview', async () => {
     const server = await serveProcess(['--preview-heap-mb', '16']);
     const agent = new Agent({ keepAlive: false, ca: server.ca });

@@ -6,7 +6,7 @@
  * against `sidelog serve` itself in crash-scenarios.test.ts.)
  */
 import { readFileSync } from 'node:fs';
-import { childPids, previewYaml } from '../bench/scenarios.js';
+import { childPids, previewYaml, running } from '../bench/scenarios.js';
 import { type TestServer, admissionReview, decodePatch, startTestServer } from './client.js';
 
 const pod = { metadata: { annotations: { 'sidelog.io/streams': '- path: /var/log/a/a.log' } }, spec: { containers: [{ name: 'a', image: 'a' }] } };
@@ -78,14 +78,6 @@ const previewChildren = () =>
       return false;
     }
   });
-const running = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const smallPreview = JSON.stringify({ apiVersion: 'v1', kind: 'Pod', ...pod, metadata: { name: 'p', ...pod.metadata } });
 
 describe('preview child processes', () => {
