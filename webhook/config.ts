@@ -32,7 +32,7 @@ export const ConfigSchema = z
     maxReviewBytes: intText(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
     /** Preview child processes, each with its own heap of previewHeapMb. */
     previewWorkers: intText(1, 16).default(1),
-    /** In-flight previews at once (running and waiting for a worker). */
+    /** In-flight previews at once (running and waiting for a preview process). */
     maxPreviews: intText(1, 1000).default(4),
     previewHeapMb: intText(16, 4096).default(64),
     /** One preview's run time in its child, in ms; past it the child is killed (413 PREVIEW_LIMIT). */

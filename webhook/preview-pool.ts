@@ -171,7 +171,9 @@ export function createPreviewPool(opts: PreviewPoolOptions = PREVIEW_POOL_DEFAUL
     limitTime(slot, child, opts.timeoutMs, `it ran longer than ${opts.timeoutMs / 1000} s`);
     const request: ChildRequest = { task: job.task };
     child.send(request, (e) => {
-      if (e) gone(slot, child, e);
+      if (!e) return;
+      gone(slot, child, e);
+      child.kill('SIGKILL');
     });
   }
 

@@ -72,13 +72,24 @@ function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
+/** Start a new peak: Linux resets VmHWM to the current RSS on `echo 5 > /proc/PID/clear_refs`. */
+function resetPeak(pid: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  } catch {
+    // it exited
+  }
+}
+
 /**
- * What the server costs its container, in bytes: the server process and its preview processes
- * together, since a child's memory counts in the same memory limit. Sampled every 25 ms while
- * `work` runs; the larger of the highest sample and the sum of every process's own peak (VmHWM)
- * at the end, an upper bound (the peaks need not have been at the same time).
+ * What the server costs its container while `work` runs, in bytes: the server process and its
+ * preview processes together, since a child's memory counts in the same memory limit. Every
+ * process's peak (VmHWM) is reset when `work` starts; at the end, the sum of their peaks, an
+ * upper bound (the peaks need not have been at the same time), or the highest total RSS sampled
+ * every 25 ms if higher (a preview process that died during `work` took its VmHWM with it).
  */
 export async function treePeakRss<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; peak: number }> {
+  for (const p of [pid, ...childPids(pid)]) resetPeak(p);
   let peak = 0;
   const sample = () => {
     peak = Math.max(peak, [pid, ...childPids(pid)].reduce((sum, p) => sum + statusKb(p, 'VmRSS'), 0) * 1024);
@@ -262,7 +273,7 @@ function tally(name: string, answers: Array<{ answer?: Answer; ok: boolean }>, s
   const codes: Record<string, number> = {};
   for (const a of answers) if (a.answer) statuses[a.answer.status] = (statuses[a.answer.status] ?? 0) + 1;
   for (const a of answers) if (a.answer?.json?.error) codes[a.answer.json.error.code] = (codes[a.answer.json.error.code] ?? 0) + 1;
-  return { name, requests: answers.length, statuses, codes, malformed: answers.filter((a) => !a.ok).length, survived: server.alive(), peakRss: server.alive() ? Math.max(peak, peakRss(server.pid)) : NaN };
+  return { name, requests: answers.length, statuses, codes, malformed: answers.filter((a) => !a.ok).length, survived: server.alive(), peakRss: server.alive() ? peak : NaN };
 }
 
 async function settle<T>(p: Promise<T>): Promise<T | undefined> {

@@ -77,6 +77,8 @@ describe('bodies a client can send', () => {
       ['JSON', 'application/json', `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":${nested(5000)}}`],
       ['YAML flow', 'application/yaml', `apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: ${nested(5000)}\n`],
       ['YAML blocks (1,400 levels, as deep as 1 MiB allows)', 'application/yaml', `apiVersion: v1\nkind: Pod\nspec:\n${Array.from({ length: 1400 }, (_, i) => `${' '.repeat(i + 1)}a:`).join('\n')} 1\n`],
+      // Two bytes a level: deeper than the parser's stack can go, which is a depth problem too, not BAD_YAML.
+      ['YAML block sequences (50,000 levels on one line)', 'application/yaml', `apiVersion: v1\nkind: Pod\nspec:\n  ${'- '.repeat(50_000)}1\n`],
     ])('/preview: deeply nested %s', async (_what, type, body) => {
       const res = await server.preview.post('/preview', body, type);
       expect([res.status, res.json.error.code, res.json.error.message]).toEqual([400, 'TOO_DEEP', expect.any(String)]);
