@@ -1,6 +1,6 @@
 /**
  * Request bodies as the client sent them. Every body is kept as its raw bytes (the review memo
- * hashes them; preview workers parse them), read only in the content types a route takes, and
+ * hashes them; preview processes parse them), read only in the content types a route takes, and
  * never compressed: a Content-Encoding other than identity is refused (415 ENCODING) before the
  * body is read. JSON is parsed with `JSON.parse`, which makes `__proto__` an ordinary own key
  * (valid JSON is never called invalid, and no prototype changes), after a scan that refuses

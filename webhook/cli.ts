@@ -39,7 +39,7 @@ export const USAGES: Record<string, string> = {
   serve: `serve [--policy FILE] [--tls-cert FILE --tls-key FILE] [--port 8443] [--preview-port 8444] [--host ::]
       [--kube-version 1.30 | --discover-version] [--cert-dir .sidelog] [--body-limit BYTES]
       [--max-reviews 64] [--max-review-bytes 16777216] [--preview-workers 1] [--max-previews 4]
-      [--preview-heap-mb 64] [--log-level info] [--watch-interval MS] [--shutdown-seconds 20] [--audit]
+      [--preview-heap-mb 64] [--preview-timeout-ms 20000] [--log-level info] [--watch-interval MS] [--shutdown-seconds 20] [--audit]
     Run the webhook over HTTPS: /mutate and the probes on --port, /preview and /metrics on
     --preview-port. Settings can also come from SIDELOG_* env vars; flags win.
 `,

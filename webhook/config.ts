@@ -30,11 +30,13 @@ export const ConfigSchema = z
     maxReviews: intText(1, 100_000).default(64),
     /** Announced body bytes of in-flight /mutate reviews at once. */
     maxReviewBytes: intText(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
-    /** Preview worker threads, each with its own heap of previewHeapMb. */
+    /** Preview child processes, each with its own heap of previewHeapMb. */
     previewWorkers: intText(1, 16).default(1),
-    /** In-flight previews at once (running and waiting for a worker). */
+    /** In-flight previews at once (running and waiting for a preview process). */
     maxPreviews: intText(1, 1000).default(4),
     previewHeapMb: intText(16, 4096).default(64),
+    /** One preview's run time in its child, in ms; past it the child is killed (413 PREVIEW_LIMIT). */
+    previewTimeoutMs: intText(100, 600_000).default(20_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** How often mounted files (policy, certificate) are checked for changes, in ms. */
     watchInterval: intText(50, 600_000).default(2000),
@@ -77,6 +79,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   previewWorkers: 'SIDELOG_PREVIEW_WORKERS',
   maxPreviews: 'SIDELOG_MAX_PREVIEWS',
   previewHeapMb: 'SIDELOG_PREVIEW_HEAP_MB',
+  previewTimeoutMs: 'SIDELOG_PREVIEW_TIMEOUT_MS',
   logLevel: 'SIDELOG_LOG_LEVEL',
   watchInterval: 'SIDELOG_WATCH_INTERVAL_MS',
   shutdownSeconds: 'SIDELOG_SHUTDOWN_SECONDS',

@@ -78,7 +78,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     { tls: { cert: tls.cert, key: tls.key }, bodyLimit: config.bodyLimit, logger, reviews: { requests: config.maxReviews, bytes: config.maxReviewBytes } },
     deps,
   );
-  const pool = createPreviewPool({ workers: config.previewWorkers, queue: config.maxPreviews - config.previewWorkers, heapMb: config.previewHeapMb, timeoutMs: 20_000 });
+  const pool = createPreviewPool({ workers: config.previewWorkers, queue: config.maxPreviews - config.previewWorkers, heapMb: config.previewHeapMb, timeoutMs: config.previewTimeoutMs });
   const previewApp: FastifyInstance = buildPreviewServer({ tls: { cert: tls.cert, key: tls.key }, logger, previews: config.maxPreviews }, deps, pool);
 
   if (kubeVersion === undefined && opts.discoverVersion) {
@@ -154,6 +154,7 @@ export const SERVE_FLAGS = {
   'preview-workers': { type: 'string' },
   'max-previews': { type: 'string' },
   'preview-heap-mb': { type: 'string' },
+  'preview-timeout-ms': { type: 'string' },
   'log-level': { type: 'string' },
   'watch-interval': { type: 'string' },
   'shutdown-seconds': { type: 'string' },

@@ -1,6 +1,6 @@
 /**
- * The preview, run in a worker thread (a piscina pool, see preview-pool.ts) so that nothing a
- * preview costs, CPU or heap, is spent on the event loop that answers `/mutate`. A task carries
+ * The preview, run in a child process (preview-child.ts, pooled by preview-pool.ts) so that
+ * nothing a preview costs, CPU or heap, is spent on the event loop that answers `/mutate`. A task carries
  * the raw body and everything the answer depends on; the answer is the response, serialized
  * here, or an error code from the table.
  */
@@ -80,5 +80,3 @@ export function runPreview(task: PreviewTask): PreviewAnswer {
   }
   return { ok: true, contentType: 'application/json; charset=utf-8', body: JSON.stringify(jsonAnswer(docs, results)), documents: objects.length };
 }
-
-export default runPreview;

@@ -8,7 +8,7 @@ import type { Metrics } from './metrics.js';
 
 export interface ServerDeps {
   readonly policy: () => Policy;
-  /** The text of the policy in force (undefined for the built-in policy), for preview workers. */
+  /** The text of the policy in force (undefined for the built-in policy), for preview processes. */
   readonly policyText: () => string | undefined;
   readonly policySource: () => string;
   readonly kubeVersion: () => KubeVersion | undefined;

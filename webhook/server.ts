@@ -1,7 +1,7 @@
 /**
  * The two listeners' apps. `buildServer` is the webhook listener: `/mutate`, `/mutate/required`
  * and the probes, nothing else, so nothing else can delay an admission review.
- * `buildPreviewServer` is the second listener: `/preview` (worked in preview workers) and
+ * `buildPreviewServer` is the second listener: `/preview` (worked in preview processes) and
  * `/metrics`. Both return the fastify app, ready to listen, and never listen themselves.
  * Serving, not deciding: every decision is in core/; policy, certificate and version arrive as
  * functions in `deps`, so reloads take effect on the next request.
@@ -30,7 +30,7 @@ export interface ServerOptions {
 export interface PreviewServerOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
   readonly logger?: boolean | { level: string };
-  /** In-flight previews (running and waiting for a worker). */
+  /** In-flight previews (running and waiting for a preview process). */
   readonly previews: number;
 }
 

@@ -8,7 +8,7 @@
  * prints the peak RSS of each.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -42,6 +42,67 @@ export function shippedMemoryLimit(): number {
 export function peakRss(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** The child processes of `pid` (its preview processes). */
+export function childPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+  } catch {
+    return [];
+  }
+}
+
+/** Whether process `pid` still exists. */
+export function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0; // it exited
+  }
+}
+
+/** Start a new peak: Linux resets VmHWM to the current RSS on `echo 5 > /proc/PID/clear_refs`. */
+function resetPeak(pid: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  } catch {
+    // it exited
+  }
+}
+
+/**
+ * What the server costs its container while `work` runs, in bytes: the server process and its
+ * preview processes together, since a child's memory counts in the same memory limit. Every
+ * process's peak (VmHWM) is reset when `work` starts; at the end, the sum of their peaks, an
+ * upper bound (the peaks need not have been at the same time), or the highest total RSS sampled
+ * every 25 ms if higher (a preview process that died during `work` took its VmHWM with it).
+ */
+export async function treePeakRss<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; peak: number }> {
+  for (const p of [pid, ...childPids(pid)]) resetPeak(p);
+  let peak = 0;
+  const sample = () => {
+    peak = Math.max(peak, [pid, ...childPids(pid)].reduce((sum, p) => sum + statusKb(p, 'VmRSS'), 0) * 1024);
+  };
+  const timer = setInterval(sample, 25);
+  try {
+    const result = await work();
+    sample();
+    peak = Math.max(peak, [pid, ...childPids(pid)].reduce((sum, p) => sum + statusKb(p, 'VmHWM'), 0) * 1024);
+    return { result, peak };
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 export interface ServeProcess {
@@ -203,16 +264,16 @@ export interface ScenarioResult {
   /** Answers that were not well-formed, or requests that got no answer. */
   readonly malformed: number;
   readonly survived: boolean;
-  /** Peak RSS of the server process after the scenario (VmHWM, cumulative), bytes. */
+  /** Peak RSS of the server process and its preview processes during the scenario (see treePeakRss), bytes. */
   readonly peakRss: number;
 }
 
-function tally(name: string, answers: Array<{ answer?: Answer; ok: boolean }>, server: ServeProcess): ScenarioResult {
+function tally(name: string, answers: Array<{ answer?: Answer; ok: boolean }>, server: ServeProcess, peak: number): ScenarioResult {
   const statuses: Record<number, number> = {};
   const codes: Record<string, number> = {};
   for (const a of answers) if (a.answer) statuses[a.answer.status] = (statuses[a.answer.status] ?? 0) + 1;
   for (const a of answers) if (a.answer?.json?.error) codes[a.answer.json.error.code] = (codes[a.answer.json.error.code] ?? 0) + 1;
-  return { name, requests: answers.length, statuses, codes, malformed: answers.filter((a) => !a.ok).length, survived: server.alive(), peakRss: server.alive() ? peakRss(server.pid) : NaN };
+  return { name, requests: answers.length, statuses, codes, malformed: answers.filter((a) => !a.ok).length, survived: server.alive(), peakRss: server.alive() ? peak : NaN };
 }
 
 async function settle<T>(p: Promise<T>): Promise<T | undefined> {
@@ -226,40 +287,47 @@ async function settle<T>(p: Promise<T>): Promise<T | undefined> {
 /** (a) distinct pods with ~60 KB regex annotations, one after another. */
 export async function distinctRegexPods(server: ServeProcess, count = 250): Promise<ScenarioResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: server.ca });
-  const answers: Array<{ answer?: Answer; ok: boolean }> = [];
-  for (let i = 0; i < count && server.alive(); i++) {
-    const uid = `a-${i}`;
-    const answer = await settle(post(agent, server.port, '/mutate', review(regexStreamsPod(i), uid)));
-    answers.push({ ...(answer ? { answer } : {}), ok: answer !== undefined && wellFormedReview(answer, uid) && answer.status === 200 && answer.json.response.patchType === 'JSONPatch' });
-  }
+  const { result: answers, peak } = await treePeakRss(server.pid, async () => {
+    const answers: Array<{ answer?: Answer; ok: boolean }> = [];
+    for (let i = 0; i < count && server.alive(); i++) {
+      const uid = `a-${i}`;
+      const answer = await settle(post(agent, server.port, '/mutate', review(regexStreamsPod(i), uid)));
+      answers.push({ ...(answer ? { answer } : {}), ok: answer !== undefined && wellFormedReview(answer, uid) && answer.status === 200 && answer.json.response.patchType === 'JSONPatch' });
+    }
+    return answers;
+  });
   agent.destroy();
-  return tally('(a) 250 distinct pods, 60 KB regex annotations', answers, server);
+  return tally('(a) 250 distinct pods, 60 KB regex annotations', answers, server, peak);
 }
 
 /** (b) 40 concurrent reviews of ~4 MB each. */
 export async function concurrentBigReviews(server: ServeProcess, count = 40, bytes = 4 * 1024 * 1024 - 64 * 1024): Promise<ScenarioResult> {
   const agent = new Agent({ keepAlive: false, maxSockets: count, ca: server.ca });
   const bodies = Array.from({ length: count }, (_, i) => review(bigPod(bytes, i), `b-${i}`));
-  const answers = await Promise.all(
-    bodies.map(async (body, i) => {
-      const answer = await settle(post(agent, server.port, '/mutate', body));
-      return { ...(answer ? { answer } : {}), ok: answer !== undefined && wellFormedReview(answer, `b-${i}`) };
-    }),
+  const { result: answers, peak } = await treePeakRss(server.pid, () =>
+    Promise.all(
+      bodies.map(async (body, i) => {
+        const answer = await settle(post(agent, server.port, '/mutate', body));
+        return { ...(answer ? { answer } : {}), ok: answer !== undefined && wellFormedReview(answer, `b-${i}`) };
+      }),
+    ),
   );
   agent.destroy();
-  return tally('(b) 40 concurrent 4 MB reviews', answers, server);
+  return tally('(b) 40 concurrent 4 MB reviews', answers, server, peak);
 }
 
 /** (c) 10 concurrent 1 MiB YAML previews. */
 export async function concurrentBigPreviews(server: ServeProcess, count = 10): Promise<ScenarioResult> {
   const agent = new Agent({ keepAlive: false, maxSockets: count, ca: server.ca });
   const bodies = Array.from({ length: count }, (_, i) => previewYaml(i % 2 === 1, i));
-  const answers = await Promise.all(
-    bodies.map(async (body) => {
-      const answer = await settle(post(agent, server.previewPort, '/preview', body, 'application/yaml'));
-      return { ...(answer ? { answer } : {}), ok: answer !== undefined && wellFormedPreview(answer) };
-    }),
+  const { result: answers, peak } = await treePeakRss(server.pid, () =>
+    Promise.all(
+      bodies.map(async (body) => {
+        const answer = await settle(post(agent, server.previewPort, '/preview', body, 'application/yaml'));
+        return { ...(answer ? { answer } : {}), ok: answer !== undefined && wellFormedPreview(answer) };
+      }),
+    ),
   );
   agent.destroy();
-  return tally('(c) 10 concurrent 1 MiB YAML previews', answers, server);
+  return tally('(c) 10 concurrent 1 MiB YAML previews', answers, server, peak);
 }

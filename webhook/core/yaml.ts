@@ -7,12 +7,18 @@ import { type Document, isMap, isScalar, parseAllDocuments, visit } from 'yaml';
 
 export class YamlError extends Error {
   readonly line: number | undefined;
-  constructor(message: string, line?: number) {
+  /** The text nests deeper than the parser's stack reaches: too deep, not malformed. */
+  readonly tooDeep: boolean;
+  constructor(message: string, line?: number, tooDeep = false) {
     super(message);
     this.name = 'YamlError';
     this.line = line;
+    this.tooDeep = tooDeep;
   }
 }
+
+/** The `yaml` library reports a stack overflow of its own recursion as a document error. */
+const isStackOverflow = (e: unknown, message = (e as Error | undefined)?.message ?? ''): boolean => e instanceof RangeError || message.includes('Maximum call stack size exceeded');
 
 function checkDuplicates(doc: Document.Parsed): void {
   visit(doc, {
@@ -49,12 +55,13 @@ export function parseYamlDocuments(text: string, maxAliasCount = 0): unknown[] {
   for (const doc of list) {
     sources.set(doc, text);
     const err = doc.errors[0];
-    if (err) throw new YamlError(err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''), err.linePos?.[0]?.line);
-    checkDuplicates(doc);
+    if (err) throw new YamlError(err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''), err.linePos?.[0]?.line, isStackOverflow(undefined, err.message));
     try {
+      checkDuplicates(doc);
       out.push(doc.toJS({ maxAliasCount }));
     } catch (e) {
-      throw new YamlError((e as Error).message.split('\n')[0]!);
+      if (e instanceof YamlError) throw e;
+      throw new YamlError((e as Error).message.split('\n')[0]!, undefined, isStackOverflow(e));
     }
   }
   return out;

@@ -1,7 +1,7 @@
 /**
  * POST /preview: a Pod or workload (JSON or YAML, one or many documents) in; the patch, the
  * mutated object, the warnings and the generated configs out. `?output=yaml` returns the mutated
- * manifest, with the warnings as leading comments. The work runs in a preview worker: this
+ * manifest, with the warnings as leading comments. The work runs in a preview process: this
  * route only checks the query, hands the raw body over and sends what comes back.
  */
 import type { FastifyInstance } from 'fastify';

@@ -110,6 +110,8 @@ export function parseManifestDocuments(text: string, source = 'manifest'): Manif
   try {
     docs = parseYamlDocuments(text, 100);
   } catch (e) {
+    // Nesting deeper than the parser's stack is a depth problem: the caller answers it as one.
+    if (e instanceof YamlError && e.tooDeep) throw new RangeError(`${source}: nests too deeply to parse (${e.message})`);
     const line = e instanceof YamlError ? e.line : undefined;
     throw new InputError(source, [{ field: '', message: `is not valid YAML or JSON${line ? ` (line ${line})` : ''}: ${(e as Error).message}` }]);
   }
