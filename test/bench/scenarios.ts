@@ -31,6 +31,11 @@ export function shippedNodeOptions(): string {
   return shippedContainer().env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
 }
 
+/** SIDELOG_LOG_LEVEL as the Deployment sets it; undefined leaves the configuration's default. */
+export function shippedLogLevel(): string | undefined {
+  return shippedContainer().env.find((e) => e.name === 'SIDELOG_LOG_LEVEL')?.value;
+}
+
 /** The Deployment's memory limit, in bytes. */
 export function shippedMemoryLimit(): number {
   const m = /^(\d+)(Mi|Gi)$/.exec(shippedContainer().resources.limits.memory);

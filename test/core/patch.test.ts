@@ -5,7 +5,8 @@
  * oracle (test/helpers/patch-oracle.ts) and by applying the patch as the API server would.
  */
 import fastJsonPatch from 'fast-json-patch';
-import { type Additions, additionsPatch, applyAdditions } from '../../webhook/core/patch.js';
+import type { Operation } from 'fast-json-patch';
+import { type Additions, additionsPatch, applyAdditions, patchText } from '../../webhook/core/patch.js';
 import type { Container, Pod } from '../../webhook/core/pod.js';
 import { deepCopyMutated } from '../helpers/patch-oracle.js';
 
@@ -104,5 +105,32 @@ describe('additionsPatch', () => {
     expect(out.spec.containers[0]).not.toBe(pod.spec.containers[0]);
     expect(out.spec.containers[0]!.volumeMounts![0]).toBe(pod.spec.containers[0]!.volumeMounts![0]);
     expect(out.metadata!.annotations).not.toBe(pod.metadata!.annotations);
+  });
+});
+
+describe('patchText', () => {
+  const long = (tag: string) => `[INPUT]\n    Name tail\n    Path /var/log/${tag}/*.log\n    Tag "q\\uote"\n${'    Key value\n'.repeat(30)}é 漢 \u2028 \ud800 \u0001 ${tag}`;
+  const shapes: Array<[string, Operation[]]> = [
+    ['the operations of each pod shape', [...additionsPatch(bare(), additions()), ...additionsPatch(full(), additions({ annotations: { 'sidelog.io/agent-config': long('a'), 'a/b': 'short' } }))]],
+    ['a /metadata operation with long and short annotations', [{ op: 'add', path: '/metadata', value: { annotations: { x: long('m'), y: 'y' } } }]],
+    ['annotations as one object, with undefined and non-string values', [{ op: 'add', path: '/metadata/annotations', value: { x: long('o'), u: undefined, n: 1, o: { deep: long('d') } } as never }]],
+    ['a string longer than V8 hashes', [{ op: 'add', path: '/metadata/annotations/big', value: long('big').repeat(50) }]],
+    ['operations with other keys or key orders', [{ path: '/a', op: 'add', value: long('r') } as never, { op: 'remove', path: '/b' }, { op: 'add', path: '/c', value: undefined } as never, { op: 'add', path: '/d', value: [long('arr'), null] }]],
+  ];
+  it.each(shapes)('is JSON.stringify of %s, remembered or not', (_name, ops) => {
+    const expected = JSON.stringify(ops);
+    expect(patchText(ops)).toBe(expected);
+    expect(patchText(ops)).toBe(expected); // long strings' JSON now remembered
+    expect(JSON.parse(patchText(ops))).toEqual(JSON.parse(expected));
+  });
+
+  it('does not confuse two different long strings of the same length', () => {
+    const a = long('x1');
+    const b = long('x2');
+    expect(a.length).toBe(b.length);
+    const op = (v: string): Operation[] => [{ op: 'add', path: '/v', value: v }];
+    patchText(op(a));
+    expect(patchText(op(b))).toBe(JSON.stringify(op(b)));
+    expect(patchText(op(a))).toBe(JSON.stringify(op(a)));
   });
 });

@@ -6,6 +6,7 @@
 import fastJsonPatch from 'fast-json-patch';
 import { mutate } from '../../webhook/inject/mutate.js';
 import { parseKubeVersion } from '../../webhook/core/kube-version.js';
+import { patchText } from '../../webhook/core/patch.js';
 import { checkAgentConfig } from '../helpers/agent-config.js';
 import { checkPodInvariants } from '../helpers/invariants.js';
 import { patchOracleProblems } from '../helpers/patch-oracle.js';
@@ -50,6 +51,8 @@ describe('golden cases', () => {
       const direct = mutate({ object: pod, namespace: c.namespace, policy: c.policy, kubeVersion: parseKubeVersion(c.kubeVersion), enforcement: c.enforcement });
       expect(patchOracleProblems(original, pod, direct)).toEqual([]);
       if (result.patch.length) expect(direct.additions).toBeDefined();
+      // The answer's patch text, twice (the second from the remembered string JSON), is JSON.stringify's.
+      for (let i = 0; i < 2; i++) expect(patchText(direct.patch)).toBe(JSON.stringify(direct.patch));
     });
 
     it('changes nothing on a second pass', () => {

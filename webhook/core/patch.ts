@@ -11,6 +11,7 @@
  */
 import fastJsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
+import { ByteLru } from './memo.js';
 import type { Container, Pod, Volume, VolumeMount } from './pod.js';
 
 const { escapePathComponent } = fastJsonPatch;
@@ -99,4 +100,48 @@ export function applyAdditions(pod: Pod, add: Additions): Pod {
     out.metadata = { ...pod.metadata, annotations: { ...pod.metadata?.annotations, ...add.annotations } };
   }
   return out;
+}
+
+/** Strings at least this long have their JSON remembered (the agent config files, the parsers). */
+const REMEMBERED_STRING = 256;
+/** V8 hashes longer strings by their length alone: such keys would all collide. */
+const MAX_HASHED_STRING = 16_383;
+/** The JSON text of long strings the patches carry, bounded by bytes. */
+const stringJson = new ByteLru<string>(1024 * 1024);
+
+function stringText(s: string): string {
+  if (s.length < REMEMBERED_STRING || s.length > MAX_HASHED_STRING) return JSON.stringify(s);
+  let text = stringJson.get(s);
+  if (text === undefined) stringJson.set(s, (text = JSON.stringify(s)), 2 * text.length);
+  return text;
+}
+
+/** JSON of a value; strings, and a plain object's string values, through `stringText`. */
+function valueText(v: unknown): string {
+  if (typeof v === 'string') return stringText(v);
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || Object.getPrototypeOf(v) !== Object.prototype) return JSON.stringify(v);
+  let out = '';
+  for (const [k, x] of Object.entries(v)) {
+    if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue; // as JSON.stringify
+    out += `${out ? ',' : '{'}${JSON.stringify(k)}:${typeof x === 'string' ? stringText(x) : JSON.stringify(x)}`;
+  }
+  return out ? `${out}}` : '{}';
+}
+
+/**
+ * The patch as JSON text, exactly `JSON.stringify(ops)`, faster for the patches sidelog writes:
+ * the annotations hold the agent's config files (kilobytes of text with a newline on every line,
+ * the slowest thing JSON.stringify writes), and they are the same strings for every pod of a
+ * workload (the render memo's), so their JSON is remembered (1 MiB of it at most).
+ */
+export function patchText(ops: readonly Operation[]): string {
+  let out = '[';
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    if (i) out += ',';
+    const keys = Object.keys(op);
+    if (keys.length === 3 && keys[0] === 'op' && keys[1] === 'path' && keys[2] === 'value' && 'value' in op && op.value !== undefined) out += `{"op":${JSON.stringify(op.op)},"path":${JSON.stringify(op.path)},"value":${valueText(op.value)}}`;
+    else out += JSON.stringify(op);
+  }
+  return `${out}]`;
 }

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { KubeVersion } from '../core/kube-version.js';
 import { type Enforcement, type MutateResult, mutate } from './mutate.js';
+import { patchText } from '../core/patch.js';
 import type { Policy } from '../core/policy.js';
 import { type Problem, zodProblems } from '../core/problems.js';
 
@@ -90,7 +91,7 @@ export function answerReview(review: AdmissionReview, ctx: ReviewContext): Revie
   } else if (result.patch.length) {
     outcome = 'injected';
     response.patchType = 'JSONPatch';
-    response.patch = Buffer.from(JSON.stringify(result.patch)).toString('base64');
+    response.patch = Buffer.from(patchText(result.patch)).toString('base64');
   }
   if (result.warnings.length) response.warnings = result.warnings;
   const audit: Record<string, string> = {};
