@@ -5,7 +5,7 @@
 import { toDnsLabel, toEnvFragment } from '../webhook/core/names.js';
 import { CREDENTIAL_KEYS, type Output } from '../webhook/core/policy.js';
 import type { EnvVar, SecurityContext, Volume, VolumeMount } from '../webhook/core/pod.js';
-import { FACT_ENV, type Identity, PATHS } from './types.js';
+import { FACT_ENV, type Identity, PATHS, PORT_SEARCH } from './types.js';
 
 export type { Identity };
 
@@ -153,11 +153,14 @@ export function mergeCredentials(streams: ReadonlyArray<{ readonly index: number
   return { env: [...env.values()], volumes: uniqueByName(volumes), mounts: uniqueByName(mounts), problems };
 }
 
-/** The first of `preferred`, `preferred + 1`, ... that no container of the pod declares (the sidecar shares the pod's ports). */
+/**
+ * The first of `preferred`, `preferred + 1`, ... that no container of the pod declares (the sidecar
+ * shares the pod's ports), looking at most PORT_SEARCH ports up; a pod that takes them all gets no agent.
+ */
 export function freePort(preferred: number, used: readonly number[]): number {
-  let port = preferred;
-  while (used.includes(port)) port++;
-  return port;
+  const taken = new Set(used);
+  for (let port = preferred; port < preferred + PORT_SEARCH; port++) if (!taken.has(port)) return port;
+  throw new Error(`the pod declares every port from ${preferred} to ${preferred + PORT_SEARCH - 1}; the agent needs one of them`);
 }
 
 /** What admission says when the pod runs on the node's network. */

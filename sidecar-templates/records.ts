@@ -28,6 +28,8 @@ export const APP_PREFIX = 'app_';
 /** Internal keys while a record is being shaped; never in a record that leaves the agent. */
 export const RAW_KEY = 'sidelog_raw';
 export const FILE_KEY = 'sidelog_file';
+/** Fluent Bit's stackdriver output reads the log name from this key (set by sidelog from the catalog). */
+export const LOG_NAME_KEY = 'sidelog_log_name';
 /** Regex groups a pod may not name: they would collide with the internal keys. */
 export const INTERNAL_PREFIX = 'sidelog_';
 

@@ -165,7 +165,14 @@ async function preview(argv: string[], io: Io): Promise<number> {
 
 async function serve(argv: string[], io: Io): Promise<number> {
   const config = loadConfig(flagsToConfig(argv));
-  const running = await startServer(config, config.discoverVersion ? { discoverVersion: async () => (await import('./k8s/version.js')).discoverKubeVersion() } : {});
+  // kubectl's --kubeconfig / --context (taken off the command line by main) reach version discovery and the auditor.
+  const kube = { ...(io.kube?.kubeconfig !== undefined ? { kubeconfig: io.kube.kubeconfig } : {}), ...(io.kube?.context !== undefined ? { context: io.kube.context } : {}) };
+  const running = await startServer(config, {
+    kube,
+    ...(config.discoverVersion
+      ? { discoverVersion: async () => { const v = await import('./k8s/version.js'); return v.discoverKubeVersion(v.defaultKubeConfig(kube)); } }
+      : {}),
+  });
   io.stderr(tryItText(running));
   return new Promise((resolve) => {
     let closing = false;

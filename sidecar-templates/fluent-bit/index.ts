@@ -15,10 +15,10 @@ import { FB_CHUNK_MIB, type Budget, planBudget } from '../budget.js';
 import { HOST_NETWORK_WARNING, VALUE, assertConfigSafe, credentialsFor, freePort, isToken, mergeCredentials, scanConfigValue, tlsFor, unsafeReason } from '../common.js';
 import { guaranteeWarning } from '../guarantees.js';
 import {
-  CREDENTIAL_GUARD, ENRICHMENT_KEYS, FILE_KEY, INTERNAL_PREFIX, MESSAGE_KEY, MULTILINE_FLUSH_MS, RAW_KEY, RESERVED_KEYS,
+  CREDENTIAL_GUARD, ENRICHMENT_KEYS, FILE_KEY, INTERNAL_PREFIX, LOG_NAME_KEY, MESSAGE_KEY, MULTILINE_FLUSH_MS, RAW_KEY, RESERVED_KEYS,
   appKey, continuationRegex, firstLineRegex, isMultilineParser, parsesFields,
 } from '../records.js';
-import { type AgentRender, type AgentRenderInput, type AgentStream, FACT_ENV, PATHS } from '../types.js';
+import { AGENT_PORTS, type AgentRender, type AgentRenderInput, type AgentStream, FACT_ENV, PATHS } from '../types.js';
 import { PARSER_DEFINITIONS } from './parsers.js';
 
 export type Entry = readonly [key: string, value: string];
@@ -37,7 +37,7 @@ const RETRY_LIMIT = '10';
  * image has no shell for an exec probe (docs/pipelines.md "Agent health"). Read-only endpoints:
  * hot reload and chunk tracing stay off.
  */
-export const HTTP_PORT = 2020;
+export const HTTP_PORT = AGENT_PORTS.fluentBitHttp;
 /** HTTP_PORT, or the next port no container of the pod declares. */
 export const httpPort = (input: Pick<AgentRenderInput, 'network'>) => freePort(HTTP_PORT, input.network?.usedPorts ?? []);
 export const METRICS_PATH = '/api/v2/metrics/prometheus';
@@ -133,7 +133,7 @@ function outputEntries(s: AgentStream, budget: Budget): Entry[] {
     case 'stackdriver': {
       const file = credentialsFor(s.outputName, o).file;
       return [
-        ['Name', 'stackdriver'], ['Resource', 'global'], ['Log_Name_Key', 'sidelog_log_name'],
+        ['Name', 'stackdriver'], ['Resource', 'global'], ['Log_Name_Key', LOG_NAME_KEY],
         ...(file ? ([['Google_Service_Credentials', file]] as Entry[]) : []),
       ];
     }
@@ -215,6 +215,9 @@ function recordFilters(s: AgentStream, tag: string): Section[] {
           ['Name', 'modify'], ['Match', tag],
           // The collision rule: the app's own value moves to app_<key>; sidelog's takes the key.
           ...RESERVED_KEYS.map((k): Entry => ['Hard_rename', `${k} ${appKey(k)}`]),
+          // The Cloud Logging log name is sidelog's (record_modifier appends it below, after any key the
+          // app wrote, and stackdriver would read the app's first): the app's own moves aside too.
+          ...(s.output.type === 'stackdriver' ? ([['Hard_rename', `${LOG_NAME_KEY} ${appKey(LOG_NAME_KEY)}`]] as Entry[]) : []),
           ['Rename', `${RAW_KEY} ${MESSAGE_KEY}`], ['Rename', `${FILE_KEY} file`],
         ],
       },
@@ -229,7 +232,7 @@ function recordFilters(s: AgentStream, tag: string): Section[] {
     entries: [
       ['Name', 'record_modifier'], ['Match', tag],
       ...Object.entries(enrichment).filter(([, v]) => v !== undefined).map(([k, v]): Entry => ['Record', `${k} ${v}`]),
-      ...(s.output.type === 'stackdriver' ? ([['Record', `sidelog_log_name ${s.output.logName}`]] as Entry[]) : []),
+      ...(s.output.type === 'stackdriver' ? ([['Record', `${LOG_NAME_KEY} ${s.output.logName}`]] as Entry[]) : []),
     ],
   });
   return sections;
@@ -263,7 +266,7 @@ export function fluentBitSections(input: AgentRenderInput, budget: Budget = budg
     const tag = tagOf(s);
     const ml = multilineParserName(s);
     const fields = parserName(s) !== undefined;
-    if (s.parser === 'regex' && s.regex?.includes(`(?<${INTERNAL_PREFIX}`)) {
+    if (s.parser === 'regex' && s.regex !== undefined && new RegExp(`\\(\\?(?:<|')${INTERNAL_PREFIX}`).test(s.regex)) {
       throw new Error(`refusing to render stream "${s.name}": regex groups may not start with ${INTERNAL_PREFIX} (sidelog's internal keys)`);
     }
     sections.push({

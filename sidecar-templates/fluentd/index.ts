@@ -29,7 +29,7 @@ import { type Budget, fluentdChunkMib, planBudget, usesDisk } from '../budget.js
 import { HOST_NETWORK_WARNING, credentialsFor, freePort, mergeCredentials, tlsFor } from '../common.js';
 import { guaranteeWarning } from '../guarantees.js';
 import { CREDENTIAL_GUARD, ENRICHMENT_KEYS, FILE_KEY, INTERNAL_PREFIX, MESSAGE_KEY, RAW_KEY, RESERVED_KEYS, appKey, parsesFields } from '../records.js';
-import { type AgentRender, type AgentRenderInput, type AgentStream, FACT_ENV, PATHS, VOLUMES } from '../types.js';
+import { AGENT_PORTS, type AgentRender, type AgentRenderInput, type AgentStream, FACT_ENV, PATHS, VOLUMES } from '../types.js';
 import { type ConfValue, type Directive, type Param, envRef, isSafeArg, jsonHash, serializeFluentd } from './conf.js';
 import { MULTILINE_FLUSH_INTERVAL, isMultiline, parseDirective, sourceParseDirective } from './parsers.js';
 
@@ -49,9 +49,9 @@ const RETRY_MAX_TIMES = '10';
 /** Cap on the exponential retry back-off, so a long outage is followed by delivery within this. */
 const RETRY_MAX_INTERVAL = '30s';
 /** Fluentd's monitor (in_monitor_agent) listens on loopback only: it can show plugin state. */
-export const MONITOR_PORT = 24220;
+export const MONITOR_PORT = AGENT_PORTS.fluentdMonitor;
 /** fluent-plugin-prometheus' exporter (sidelog's image only), on the pod IP for Prometheus. */
-export const METRICS_PORT = 24231;
+export const METRICS_PORT = AGENT_PORTS.fluentdMetrics;
 export const METRICS_PATH = '/metrics';
 
 /** The monitor's and the exporter's ports: the defaults, or the next ones no container of the pod declares. */
@@ -427,7 +427,7 @@ export function fluentdDirectives(input: AgentRenderInput, budget: Budget = budg
     const tag = tagOf(s, input.namespace);
     const path = s.sidecarPath.replace(/%/g, '%%'); // in_tail runs the path through strftime
     const file = s.sidecarPath.slice(s.sidecarPath.lastIndexOf('/') + 1);
-    if (s.parser === 'regex' && s.regex?.includes(`(?<${INTERNAL_PREFIX}`)) {
+    if (s.parser === 'regex' && s.regex !== undefined && new RegExp(`\\(\\?(?:<|')${INTERNAL_PREFIX}`).test(s.regex)) {
       throw new Error(`refusing to render stream "${s.name}": regex groups may not start with ${INTERNAL_PREFIX} (sidelog's internal keys)`);
     }
     directives.push({

@@ -145,6 +145,8 @@ describe('preview equals the webhook', () => {
     ['a Job without restartPolicy', { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j' }, spec: { template: template() } }, /spec\.template\.spec\.restartPolicy: a Job's pods must use OnFailure or Never \(it is unset\): the API server refuses this Job/],
     ['a CronJob whose pods restart Always', { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'c' }, spec: { schedule: '* * * * *', jobTemplate: { spec: { template: template({ restartPolicy: 'Always' }) } } } }, /spec\.jobTemplate\.spec\.template\.spec\.restartPolicy: a CronJob's pods must use OnFailure or Never, not Always/],
     ['a Deployment whose pods never restart', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' }, spec: { template: template({ restartPolicy: 'Never' }) } }, /spec\.template\.spec\.restartPolicy: a Deployment's pods must use Always, not Never/],
+    ['a Deployment whose volumes are not a list', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' }, spec: { template: template({ volumes: 'x' }) } }, /spec\.template\.spec\.volumes: must be a list of volumes/],
+    ['a StatefulSet with a null volume', { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 's' }, spec: { template: template({ volumes: [null] }), volumeClaimTemplates: [{ metadata: { name: 'data' } }] } }, /spec\.template\.spec\.volumes: must be a list of volumes/],
   ])('refuses %s, as the API server would', (_what, manifest, message) => {
     expect(() => previewObject(manifest, { policy })).toThrow(InputError);
     expect(() => previewObject(manifest, { policy })).toThrow(message);

@@ -131,7 +131,9 @@ function checkRegex(regex: string): string | undefined {
   // stricter Ruby rules are checked once the agent is known (resolve.ts).
   const engineProblem = bothAgentsRegexError(regex);
   if (engineProblem !== undefined) return engineProblem;
-  if (!/\(\?<[A-Za-z_][A-Za-z0-9_]*>/.test(regex)) return 'must have at least one named group, e.g. (?<message>.*)';
+  // Group names become record keys: none may pose as sidelog's internal ones, in either of Onigmo's spellings.
+  if (/\(\?(?:<|')sidelog_/.test(regex)) return "group names must not start with sidelog_ (sidelog's internal record keys)";
+  if (!/\(\?(?:<[A-Za-z_][A-Za-z0-9_]*>|'[A-Za-z_][A-Za-z0-9_]*')/.test(regex)) return 'must have at least one named group, e.g. (?<message>.*)';
   // Onigmo (both agents' regex engine) refuses variable-length lookbehind, which JavaScript allows.
   if (/\(\?<[=!]/.test(regex)) return 'must not use lookbehind ((?<= or (?<!): the agents\' regex engine supports only fixed-length lookbehind';
   return undefined;

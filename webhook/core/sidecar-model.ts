@@ -85,8 +85,17 @@ export interface AgentRenderInput {
   readonly network?: PodNetwork | undefined;
 }
 
+/** The ports the agents prefer; each moves up at most PORT_SEARCH ports past ones the pod declares. */
+export const AGENT_PORTS = { fluentBitHttp: 2020, fluentdMonitor: 24220, fluentdMetrics: 24231 } as const;
+export const PORT_SEARCH = 64;
+
+/** Whether a port lies where an agent could pick it: only those ports matter (and a pod may declare thousands). */
+export function inAgentPortRange(port: number): boolean {
+  return Object.values(AGENT_PORTS).some((p) => port >= p && port < p + PORT_SEARCH + 2);
+}
+
 export interface PodNetwork {
-  /** containerPorts the pod's containers declare: the agent picks other ports. */
+  /** containerPorts the pod's containers declare in the agents' port ranges (sorted, unique): the agent picks other ports. */
   readonly usedPorts: readonly number[];
   /** With hostNetwork every port is the node's: the agent opens none (no health server, no metrics). */
   readonly hostNetwork: boolean;

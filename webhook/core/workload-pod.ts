@@ -92,6 +92,11 @@ export function admissionPod(doc: Obj, kind: string, namespace: string): { value
     if (isObject(templateMeta.annotations)) metadata.annotations = { ...templateMeta.annotations };
     if (Array.isArray(templateMeta.finalizers)) metadata.finalizers = [...templateMeta.finalizers];
   }
+  // The defaults below read volumes; their shape is the API server's to refuse, named, never a crash here.
+  const volumes: unknown = template.spec.volumes;
+  if (volumes !== undefined && volumes !== null && !(Array.isArray(volumes) && volumes.every((v) => isObject(v)))) {
+    return { problems: [{ field: `${specField}.volumes`, message: 'must be a list of volumes' }] };
+  }
   // Only top-level fields change below: a shallow copy shares the rest (a manifest can be 1 MiB).
   const spec = { ...template.spec };
   spec.restartPolicy = restartPolicy;

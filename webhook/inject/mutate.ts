@@ -8,7 +8,7 @@ import { renderFluentBit } from '../../sidecar-templates/fluent-bit/index.js';
 import { renderFluentd } from '../../sidecar-templates/fluentd/index.js';
 import { credentialsFor, factEnv, restrictedSecurityContext, tlsFor } from '../../sidecar-templates/common.js';
 import { renderStreaming } from '../../sidecar-templates/streaming/index.js';
-import { type AgentRender, type AgentRenderInput, type AgentStream, PATHS, VOLUMES } from '../../sidecar-templates/types.js';
+import { type AgentRender, type AgentRenderInput, type AgentStream, PATHS, VOLUMES, inAgentPortRange } from '../../sidecar-templates/types.js';
 import { type AgentName, RESOURCES, STATUS, STREAMS, parsePodOptions, parseStreamsCached } from '../core/annotations.js';
 import { type KubeVersion, useNativeSidecars } from '../core/kube-version.js';
 import type { Policy } from '../core/policy.js';
@@ -122,11 +122,17 @@ function denied(object: unknown, problems: readonly Problem[]): MutateResult {
 
 /** The ports the pod's containers declare and whether it runs on the node's network (the agent avoids both). */
 function podNetwork(pod: Pod): { usedPorts: number[]; hostNetwork: boolean } {
-  const ports = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].flatMap((c) => {
+  // Only ports an agent could pick matter: a pod may declare thousands, and each costs the render and its memo key.
+  const ports = new Set<number>();
+  for (const c of [...pod.spec.containers, ...(pod.spec.initContainers ?? [])]) {
     const declared = (c as { ports?: unknown }).ports;
-    return Array.isArray(declared) ? declared.map((p) => (p as { containerPort?: unknown }).containerPort).filter((n): n is number => typeof n === 'number') : [];
-  });
-  return { usedPorts: ports, hostNetwork: pod.spec.hostNetwork === true };
+    if (!Array.isArray(declared)) continue;
+    for (const p of declared) {
+      const n = p !== null && typeof p === 'object' ? (p as { containerPort?: unknown }).containerPort : undefined;
+      if (typeof n === 'number' && inAgentPortRange(n)) ports.add(n);
+    }
+  }
+  return { usedPorts: [...ports].sort((a, b) => a - b), hostNetwork: pod.spec.hostNetwork === true };
 }
 
 function logMount(v: LogVolume): VolumeMount {
