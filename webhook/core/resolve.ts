@@ -69,11 +69,20 @@ function pickContainer(s: RequestedStream, pod: Pod): { container: Container } |
   const containers = pod.spec.containers;
   if (s.spec.container === undefined) {
     if (containers.length === 1) return { container: containers[0]! };
-    return { problem: { field: `${s.field}.container`, message: `required: the pod has ${containers.length} containers (${containers.map((c) => c.name).join(', ')})` } };
+    return { problem: { field: `${s.field}.container`, message: `required: the pod has ${containers.length} containers (${containerList(containers)})` } };
   }
   const found = containers.find((c) => c.name === s.spec.container);
   if (found) return { container: found };
-  return { problem: { field: `${s.field}.container`, message: `no container named "${s.spec.container}" (containers: ${containers.map((c) => c.name).join(', ')})` } };
+  return { problem: { field: `${s.field}.container`, message: `no container named "${s.spec.container}" (containers: ${containerList(containers)})` } };
+}
+
+/** How many container names a problem lists: a pod may declare tens of thousands, and 32 streams may each name one. */
+export const LISTED_CONTAINERS = 20;
+
+/** "a, b, c" or, past {@link LISTED_CONTAINERS}, "a, b, ... and 9980 more". */
+function containerList(containers: readonly Container[]): string {
+  const names = containers.slice(0, LISTED_CONTAINERS).map((c) => c.name).join(', ');
+  return containers.length > LISTED_CONTAINERS ? `${names}, ... and ${containers.length - LISTED_CONTAINERS} more` : names;
 }
 
 /** The catalog output for an agent stream, with allowed params applied and placeholders filled. */
@@ -132,6 +141,31 @@ export function resolvePlan(pod: Pod, namespace: string, policy: Policy, request
   const warnings: string[] = [];
   const volumes = pod.spec.volumes ?? [];
   const volumeNames = new Set(volumes.map((v) => v.name));
+  /** The first volume of each name (what `volumes.find` would return), so a mount's volume is found in O(1). */
+  const volumeByName = new Map<string, Volume>();
+  for (const v of volumes) if (!volumeByName.has(v.name)) volumeByName.set(v.name, v);
+  /** Each container's mounts, longest mountPath first, with their normalized path and volume kind: computed once however many streams read that container. */
+  type SortedMount = { m: VolumeMount; mp: string; under: string; kind: string; reusable: boolean };
+  const sortedMounts = new Map<Container, SortedMount[]>();
+  const mountsOf = (c: Container): SortedMount[] => {
+    let sorted = sortedMounts.get(c);
+    if (!sorted) {
+      sorted = [...(c.volumeMounts ?? [])].sort((a, b) => b.mountPath.length - a.mountPath.length).map((m) => {
+        const v = volumeByName.get(m.name);
+        const mp = normalizeDir(m.mountPath);
+        const kind = v ? volumeKind(v) : 'missing';
+        return { m, mp, under: `${mp}/`, kind, reusable: (REUSABLE as readonly string[]).includes(kind) && m.subPathExpr === undefined };
+      });
+      sortedMounts.set(c, sorted);
+    }
+    return sorted;
+  };
+  /**
+   * Per derived base name, the first suffix not yet known to be taken. Names only ever become taken
+   * during planning, so the next stream with the same base resumes there instead of at 2 (a pod with
+   * containers sidelog-app-2 ... sidelog-app-60000 once made each of 32 streams walk all of them).
+   */
+  const nextSuffix = new Map<string, number>();
   const usedNames = new Map<string, string>();
   const agentStreams: AgentStream[] = [];
   const streamingStreams: StreamingStream[] = [];
@@ -183,7 +217,11 @@ export function resolvePlan(pod: Pod, namespace: string, policy: Policy, request
       // that is dropped for a problem does not push the next one to `app-2`.
       const base = deriveName(s.spec.path);
       name = base;
-      for (let n = 2; usedNames.has(name) || sidecarNameTaken(name) !== undefined; n++) name = `${base.slice(0, 36)}-${n}`;
+      if (usedNames.has(name) || sidecarNameTaken(name) !== undefined) {
+        let n = nextSuffix.get(base) ?? 2;
+        for (name = `${base.slice(0, 36)}-${n}`; usedNames.has(name) || sidecarNameTaken(name) !== undefined; ) name = `${base.slice(0, 36)}-${++n}`;
+        nextSuffix.set(base, n);
+      }
     } else if (usedNames.get(name) !== s.field) {
       continue; // duplicate explicit name, reported above
     }
@@ -196,15 +234,12 @@ export function resolvePlan(pod: Pod, namespace: string, policy: Policy, request
     // Where does the file live? An existing mount of the directory (or an ancestor) is shared.
     let volume: LogVolume | undefined;
     let relative = '';
-    const mounts = [...(container.volumeMounts ?? [])].sort((a, b) => b.mountPath.length - a.mountPath.length);
+    const mounts = mountsOf(container);
     let blocked: string | undefined;
-    for (const m of mounts) {
-      const mp = normalizeDir(m.mountPath);
+    for (const { m, mp, under, kind, reusable } of mounts) {
       const exact = mp === dir;
-      if (!exact && !dir.startsWith(`${mp}/`) && mp !== '/') continue;
-      const v = volumes.find((x) => x.name === m.name);
-      const kind = v ? volumeKind(v) : 'missing';
-      if (!(REUSABLE as readonly string[]).includes(kind) || m.subPathExpr !== undefined) {
+      if (!exact && !dir.startsWith(under) && mp !== '/') continue;
+      if (!reusable) {
         if (exact) blocked = `${dir} is a ${m.subPathExpr !== undefined ? 'subPathExpr mount' : `${kind} volume`} ("${m.name}") in container ${container.name}; sidelog shares only emptyDir and persistent volumes with its sidecars`;
         if (exact) break;
         continue;
