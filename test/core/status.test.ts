@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Enforcement } from '../../webhook/inject/mutate.js';
 import type { Pod } from '../../webhook/core/pod.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
-import { readStatus } from '../../webhook/core/status.js';
+import { jest } from '@jest/globals';
+import { STATUS_MAX_CHARS, readStatus } from '../../webhook/core/status.js';
 import { mutateChecked as mutate } from '../helpers/checked.js';
 import { basePod, withAnnotations } from '../helpers/fixtures.js';
 
@@ -45,6 +46,23 @@ describe('readStatus', () => {
     ['a pod that is not an object', STREAMING_ONLY, 'pod', 'inconsistent'],
   ])('%s -> %s', (_what, status, pod, kind) => {
     expect(readStatus(status, pod).kind).toBe(kind);
+  });
+
+  it('refuses a status longer than any sidelog writes without parsing it, and parses one at the limit', () => {
+    const pod = withSidecars(['sidelog-a'], []);
+    const atLimit = STREAMING_ONLY + ' '.repeat(STATUS_MAX_CHARS - STREAMING_ONLY.length);
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      expect(readStatus(`${atLimit} `, pod)).toEqual({ kind: 'malformed', reason: `is ${STATUS_MAX_CHARS + 1} characters long, more than the ${STATUS_MAX_CHARS} of any status sidelog writes` });
+      expect(parse).not.toHaveBeenCalled();
+      expect(readStatus(atLimit, pod)).toEqual({ kind: 'own' });
+    } finally {
+      parse.mockRestore();
+    }
+    // Through mutate: a 3 MB status is ignored with that reason and replaced by sidelog's own.
+    const r = run(STREAMING_ONLY + ' '.repeat(3_000_000));
+    expect(r.injection?.streams.map((s) => s.name)).toEqual(['a', 'b']);
+    expect(r.warnings).toEqual([expect.stringMatching(/^sidelog: sidelog\.io\/status is 3000089 characters long, more than the 65536 of any status sidelog writes; it is not sidelog's record and is ignored$/)]);
   });
 
   it('lists what is missing', () => {

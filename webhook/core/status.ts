@@ -43,12 +43,20 @@ export function claimsOf(status: z.output<typeof StatusSchema>): { containers: s
 }
 
 /**
+ * The longest status read. sidelog writes at most 32 streams of a few hundred characters each
+ * (well under 32 KiB); a longer value cannot be its record, and is refused before JSON.parse so a
+ * megabytes-long annotation costs nothing (it is read twice per review: skip filter and mutate).
+ */
+export const STATUS_MAX_CHARS = 64 * 1024;
+
+/**
  * Read the status of a pod as it arrived. `pod` is the raw object (not yet validated): anything
  * missing or of the wrong type simply counts as absent.
  */
 export function readStatus(value: unknown, pod: unknown): StatusVerdict {
   if (value === undefined) return { kind: 'absent' };
   if (typeof value !== 'string') return { kind: 'malformed', reason: 'is not a string' };
+  if (value.length > STATUS_MAX_CHARS) return { kind: 'malformed', reason: `is ${value.length} characters long, more than the ${STATUS_MAX_CHARS} of any status sidelog writes` };
   let doc: unknown;
   try {
     doc = JSON.parse(value);
