@@ -166,7 +166,7 @@ async function preview(argv: string[], io: Io): Promise<number> {
 async function serve(argv: string[], io: Io): Promise<number> {
   const config = loadConfig(flagsToConfig(argv));
   // kubectl's --kubeconfig / --context (taken off the command line by main) reach version discovery and the auditor.
-  const kube = { ...(io.kube?.kubeconfig !== undefined ? { kubeconfig: io.kube.kubeconfig } : {}), ...(io.kube?.context !== undefined ? { context: io.kube.context } : {}) };
+  const kube = io.kube ?? {};
   const running = await startServer(config, {
     kube,
     ...(config.discoverVersion

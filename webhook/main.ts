@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { type Config, loadConfig } from './config.js';
 import { type KubeVersion, formatKubeVersion, parseKubeVersion } from './core/kube-version.js';
+import type { KubeTarget } from './k8s/kubeconfig.js';
 import { listen } from './listen.js';
 import { createMetrics } from './metrics.js';
 import { createPolicyStore } from './policy-store.js';
@@ -38,7 +39,7 @@ export interface StartOptions {
   /** Where the Kubernetes version comes from when neither --kube-version nor the env sets one. */
   readonly discoverVersion?: () => Promise<string | undefined>;
   /** Where the auditor (--audit) finds the cluster; default: in-cluster service account, $KUBECONFIG. */
-  readonly kube?: { readonly kubeconfig?: string; readonly context?: string };
+  readonly kube?: KubeTarget;
 }
 
 /** Start the webhook from a validated configuration. Throws (one line) when policy or certificate is unusable. */

@@ -377,6 +377,8 @@ export function renderFluentBit(input: AgentRenderInput): AgentRender {
   const budget = budgetOf(input);
   const creds = mergeCredentials(input.streams);
   const parserSections = fluentBitParserSections(input.streams);
+  // On the node's network the agent opens no port at all.
+  const port = input.network?.hostNetwork ? undefined : httpPort(input);
   return {
     image: input.defaults.images['fluent-bit'],
     command: [BINARY],
@@ -391,14 +393,14 @@ export function renderFluentBit(input: AgentRenderInput): AgentRender {
     needsBuffer: input.streams.some((s) => s.critical || s.output.type === 's3'),
     problems: creds.problems,
     warnings: fluentBitWarnings(input, budget),
-    ...(input.network?.hostNetwork
+    ...(port === undefined
       ? { ports: [] }
       : {
         livenessProbe: {
-          httpGet: { path: HEALTH_PATH, port: httpPort(input) },
+          httpGet: { path: HEALTH_PATH, port },
           initialDelaySeconds: 10, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3,
         },
-        ports: [{ name: 'sidelog-metrics', containerPort: httpPort(input), protocol: 'TCP' as const }],
+        ports: [{ name: 'sidelog-metrics', containerPort: port, protocol: 'TCP' as const }],
         metricsPath: METRICS_PATH,
       }),
   };

@@ -4,7 +4,7 @@
  */
 import { INJECT, STATUS, STREAMS, optsOut } from './annotations.js';
 import type { Pod } from './pod.js';
-import { readStatus } from './status.js';
+import { type StatusVerdict, readStatus } from './status.js';
 
 export interface RequestFacts {
   readonly operation: string;
@@ -13,6 +13,8 @@ export interface RequestFacts {
   readonly annotations: Readonly<Record<string, string>>;
   /** The pod as it arrived (unvalidated), to check that `sidelog.io/status` is sidelog's own. */
   readonly pod?: unknown;
+  /** The verdict on `sidelog.io/status` when the caller has read it already (it needs it again). */
+  readonly status?: StatusVerdict;
 }
 
 /**
@@ -36,7 +38,7 @@ const optedOut: Filter = (r) => {
 };
 /** Only sidelog's own status counts: well-formed and matching the sidecars the pod carries (status.ts). */
 const alreadyInjected: Filter = (r) =>
-  readStatus(r.annotations[STATUS], r.pod).kind === 'own' ? `already injected (${STATUS} matches the sidecars in the pod)` : undefined;
+  (r.status ?? readStatus(r.annotations[STATUS], r.pod)).kind === 'own' ? `already injected (${STATUS} matches the sidecars in the pod)` : undefined;
 const nothingRequested: Filter = (r) => (r.annotations[STREAMS] === undefined ? `no ${STREAMS} annotation` : undefined);
 
 /** In order: the first reason wins. */

@@ -149,12 +149,15 @@ export function mutate(input: MutateInput): MutateResult {
   const raw = object as Pod | undefined;
   const rawAnnotations = raw !== null && typeof raw === 'object' ? raw.metadata?.annotations : undefined;
   const annotations = rawAnnotations !== null && typeof rawAnnotations === 'object' ? rawAnnotations : {};
+  // Read once: the skip filter and the injection below both need it.
+  const status = readStatus(annotations[STATUS], object);
   const skip = skipReason({
     operation: input.operation ?? 'CREATE',
     kind: input.kind ?? 'Pod',
     subResource: input.subResource,
     annotations,
     pod: object,
+    status,
   });
   if (skip) return skipped(object, skip.code, skip.reason);
 
@@ -181,7 +184,6 @@ export function mutate(input: MutateInput): MutateResult {
   problems.push(...plan.problems);
   const warnings = [...plan.warnings];
   // The `own` status was skipped above; any other status is not a reason to skip, and injection replaces it.
-  const status = readStatus(ann[STATUS], pod);
   if (status.kind === 'inconsistent') {
     problems.push({ field: STATUS, message: `claims sidecars the pod does not have (missing ${status.missing.join(', ')}), so it is not sidelog's record` });
   } else if (status.kind === 'malformed') {

@@ -18,52 +18,21 @@
  * A renderer that throws (a value it refuses) is not remembered. Renderings are frozen, deeply: the
  * caller, the patch and the mutated pod share them, and nobody may change them.
  */
-import { createHash } from 'node:crypto';
 import type { AgentRender, AgentRenderInput } from '../../sidecar-templates/types.js';
+import { ByteLru, digest } from '../core/memo.js';
 import type { Defaults } from '../core/policy.js';
 
 /** Default bound: a rendering is 5–30 KB with its key, so some hundreds of distinct stream sets. */
 export const RENDER_MEMO_BYTES = 4 * 1024 * 1024;
 /** V8 hashes a string's characters up to this length and only its length beyond. */
 const MAX_HASHED_KEY = 16_383;
-/** Map entry, strings' headers, the frozen objects' shapes: a flat allowance per entry. */
-const ENTRY_OVERHEAD = 512;
+/**
+ * Map entry, strings' headers, the frozen objects' shapes: a flat allowance of 512 bytes per entry,
+ * of which ByteLru counts 64 itself (with the key, at 2 bytes a character).
+ */
+const ENTRY_OVERHEAD = 512 - 64;
 
 type Render = (input: AgentRenderInput) => AgentRender;
-
-/** One policy version's renderings, least recently used first. */
-class ByteBoundedCache {
-  private readonly entries = new Map<string, { readonly value: AgentRender; readonly bytes: number }>();
-  private total = 0;
-  constructor(private readonly maxBytes: number) {}
-
-  get(key: string): AgentRender | undefined {
-    const hit = this.entries.get(key);
-    if (hit === undefined) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, hit);
-    return hit.value;
-  }
-
-  set(key: string, value: AgentRender, bytes: number): void {
-    if (bytes > this.maxBytes) return;
-    this.entries.set(key, { value, bytes });
-    this.total += bytes;
-    for (const [k, e] of this.entries) {
-      if (this.total <= this.maxBytes) break;
-      this.entries.delete(k);
-      this.total -= e.bytes;
-    }
-  }
-
-  get bytes(): number {
-    return this.total;
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-}
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -77,12 +46,12 @@ function deepFreeze<T>(value: T): T {
 export function renderKey(agent: string, input: AgentRenderInput): string {
   const { defaults: _defaults, ...rest } = input;
   const key = `${agent}\n${JSON.stringify(rest)}`;
-  return key.length > MAX_HASHED_KEY ? `sha256:${createHash('sha256').update(key).digest('base64')}` : key;
+  return key.length > MAX_HASHED_KEY ? `sha256:${digest(key)}` : key;
 }
 
-/** Bytes a rendering and its key hold, counted at 2 bytes a character. */
-function renderBytes(key: string, r: AgentRender): number {
-  let chars = key.length;
+/** Bytes a rendering holds beyond its key, counted at 2 bytes a character. */
+function renderBytes(r: AgentRender): number {
+  let chars = 0;
   for (const f of r.files) chars += f.text.length + f.file.length + f.annotation.length;
   chars += JSON.stringify([r.image, r.command, r.args, r.env, r.volumes, r.mounts, r.problems]).length;
   return chars * 2 + ENTRY_OVERHEAD;
@@ -96,16 +65,17 @@ export interface RenderMemo {
 }
 
 export function createRenderMemo(maxBytes = RENDER_MEMO_BYTES): RenderMemo {
-  const byDefaults = new WeakMap<Defaults, ByteBoundedCache>();
+  const byDefaults = new WeakMap<Defaults, ByteLru<AgentRender>>();
   return {
     render(agent, renderer, input) {
       let cache = byDefaults.get(input.defaults);
-      if (cache === undefined) byDefaults.set(input.defaults, (cache = new ByteBoundedCache(maxBytes)));
+      // Any one rendering may use the whole bound (ByteLru's default would refuse those over an eighth).
+      if (cache === undefined) byDefaults.set(input.defaults, (cache = new ByteLru<AgentRender>(maxBytes, maxBytes)));
       const key = renderKey(agent, input);
       const hit = cache.get(key);
       if (hit !== undefined) return hit;
       const value = deepFreeze(renderer(input));
-      cache.set(key, value, renderBytes(key, value));
+      cache.set(key, value, renderBytes(value));
       return value;
     },
     stats(defaults) {

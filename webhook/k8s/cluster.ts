@@ -10,7 +10,6 @@ import { AppsV1Api, ApiException, BatchV1Api, CoreV1Api, type CoreV1Event, KubeC
 import type { LivePod, OwnerLookup, OwnerReference } from '../inject/audit.js';
 
 export { loadKubeConfig } from './kubeconfig.js';
-export type { KubeTarget as KubeConfigOptions } from './kubeconfig.js';
 
 /** The namespace of the kubeconfig's current context (kubectl's default for -n), or `default`. */
 export function contextNamespace(kc: KubeConfig): string {

@@ -19,7 +19,8 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { type Finding, type LivePod, auditPod, enforcementOf, fixFor, inferredOwners, owningWorkload } from '../inject/audit.js';
 import type { KubeVersion } from '../core/kube-version.js';
 import type { Policy } from '../core/policy.js';
-import type { KubeConfigOptions, PodEvent } from '../k8s/cluster.js';
+import type { PodEvent } from '../k8s/cluster.js';
+import type { KubeTarget } from '../k8s/kubeconfig.js';
 
 export const EVENT_BURST = 10;
 export const EVENTS_PER_MINUTE = 10;
@@ -189,7 +190,7 @@ export interface RunningAuditor {
 }
 
 /** Start the informers against the cluster (in-cluster service account by default). */
-export async function startAuditor(deps: Omit<AuditorDeps, 'record'> & { kube?: KubeConfigOptions }): Promise<RunningAuditor> {
+export async function startAuditor(deps: Omit<AuditorDeps, 'record'> & { kube?: KubeTarget }): Promise<RunningAuditor> {
   const { informNamespaces, informPods, loadKubeConfig, podEventRecorder } = await import('../k8s/cluster.js');
   const kc = loadKubeConfig(deps.kube);
   const auditor = createAuditor({ ...deps, record: podEventRecorder(kc) });

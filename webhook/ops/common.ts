@@ -3,17 +3,18 @@
  * force (the `sidelog-policy` ConfigMap the install ships), and plain-text tables.
  */
 import { type Policy, parsePolicy } from '../core/policy.js';
+import type { KubeTarget } from '../k8s/kubeconfig.js';
 
 /** The slice of the CLI's Io these commands use. */
 export interface Out {
   readonly stdout: (s: string) => void;
   readonly stderr: (s: string) => void;
   /** kubectl's --kubeconfig / --context, taken off the command line by the CLI wherever they stood. */
-  readonly kube?: { readonly kubeconfig?: string | undefined; readonly context?: string | undefined };
+  readonly kube?: KubeTarget;
 }
 
 /** The cluster to talk to: flags given to the command itself win over the CLI's global ones. */
-export function kubeTarget(values: { kubeconfig?: string | undefined; context?: string | undefined }, io: Out): { kubeconfig?: string | undefined; context?: string | undefined } {
+export function kubeTarget(values: KubeTarget, io: Out): KubeTarget {
   return { kubeconfig: values.kubeconfig ?? io.kube?.kubeconfig, context: values.context ?? io.kube?.context };
 }
 
