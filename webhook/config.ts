@@ -34,7 +34,12 @@ export const ConfigSchema = z
     previewWorkers: intText(1, 16).default(1),
     /** In-flight previews at once (running and waiting for a preview process). */
     maxPreviews: intText(1, 1000).default(4),
-    previewHeapMb: intText(16, 4096).default(64),
+    /**
+     * Old-generation heap of each preview process, in MB. At least 32: a preview process holds
+     * ~16 MB once loaded on Node.js 24 (12.6 on Node.js 20), so a smaller heap leaves no room for
+     * any preview at all.
+     */
+    previewHeapMb: intText(32, 4096).default(64),
     /** One preview's run time in its child, in ms; past it the child is killed (413 PREVIEW_LIMIT). */
     previewTimeoutMs: intText(100, 600_000).default(20_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -92,11 +92,11 @@ describe('the crash scenarios, against the server process with the shipped flags
  */
 describe('a preview out of heap, against the server process', () => {
   it('answers 413 PREVIEW_LIMIT naming the heap; the server process survives and answers /mutate and the next preview', async () => {
-    const server = await serveProcess(['--preview-heap-mb', '16']);
+    const server = await serveProcess(['--preview-heap-mb', '32']);
     const agent = new Agent({ keepAlive: false, ca: server.ca });
     try {
       const res = await post(agent, server.previewPort, '/preview?output=yaml', previewYaml(false, 0), 'application/yaml');
-      expect([res.status, res.json?.error?.code, res.json?.error?.message]).toEqual([413, 'PREVIEW_LIMIT', expect.stringContaining('16 MB heap')]);
+      expect([res.status, res.json?.error?.code, res.json?.error?.message]).toEqual([413, 'PREVIEW_LIMIT', expect.stringContaining('32 MB heap')]);
       expect(server.alive()).toBe(true);
       const pod = { metadata: { annotations: { 'sidelog.io/streams': '- path: /var/log/a/a.log' } }, spec: { containers: [{ name: 'a', image: 'a' }] } };
       const answer = await post(agent, server.port, '/mutate', review(pod, 'after-oom'));

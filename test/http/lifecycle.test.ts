@@ -166,6 +166,8 @@ describe('sidelog serve (the command)', () => {
     [['--tls-cert', 'package.json', '--tls-key', 'package.json'], /^sidelog serve: package\.json: not a PEM certificate$/],
     [['--tls-cert', 'x.crt'], /^sidelog serve: configuration: --tls-key \(SIDELOG_TLS_KEY\): --tls-cert and --tls-key go together$/],
     [['--port', 'http'], /^sidelog serve: configuration: --port \(SIDELOG_PORT\): Invalid input: expected number, received NaN/],
+    // A preview process holds ~16 MB of heap once loaded on Node.js 24: a smaller heap could run no preview.
+    [['--preview-heap-mb', '16'], /^sidelog serve: configuration: --preview-heap-mb \(SIDELOG_PREVIEW_HEAP_MB\): Too small: expected number to be >=32$/],
     [['--kube-version', 'latest', '--log-level', 'loud'], /^sidelog serve: configuration: --kube-version \(SIDELOG_KUBE_VERSION\): must look like 1\.30; --log-level \(SIDELOG_LOG_LEVEL\): Invalid option: expected one of/],
   ])('refuses %j with one line naming the problem and a non-zero exit', (args, message) => {
     const r = spawnSync(process.execPath, [BIN, 'serve', '--port', '0', '--preview-port', '0', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 20000 });
