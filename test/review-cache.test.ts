@@ -4,7 +4,7 @@
  * bytes with the right uid; the answer serialized in one pass; the annotation memo bounded by
  * bytes; the body scan that finds `request.uid` and measures nesting.
  */
-import { type AdmissionReview, answerReview, parseReview } from '../webhook/inject/admission.js';
+import { type AdmissionReview, answerReview, base64, parseReview } from '../webhook/inject/admission.js';
 import { ByteLru, Sightings, memoize } from '../webhook/core/memo.js';
 import { parsePolicy } from '../webhook/core/policy.js';
 import { createReviewCache, serializeAnswer } from '../webhook/review-cache.js';
@@ -31,6 +31,13 @@ describe('serializeAnswer: one pass, the same AdmissionReview as the core', () =
   });
 });
 
+describe('base64 of a patch through the reused buffer', () => {
+  it('equals Buffer.from(text).toString("base64"), one call after another, at every size around the buffer\'s', () => {
+    const texts = ['', 'a', 'ab', 'abc', 'ü', '日本語', '\u{1F600}x', 'x'.repeat(21_845), 'é'.repeat(10_922), 'y'.repeat(21_846), 'z'.repeat(200_000), '[{"op":"add"}]'];
+    for (const t of [...texts, ...texts.reverse()]) expect(base64(t)).toBe(Buffer.from(t, 'utf8').toString('base64'));
+  });
+});
+
 describe('the review memo', () => {
   it('remembers an answer on its second sighting and answers the third from the bytes, with its own uid', () => {
     const cache = createReviewCache();
@@ -43,9 +50,26 @@ describe('the review memo', () => {
     for (const [i, a] of answers.entries()) {
       const uid = ['u1', 'u2', 'u3', 'u\\"4'][i]!;
       const fresh = answerReview(parse(reviewBytes(sample, uid))(), ctx);
-      expect(JSON.parse(a.body)).toEqual(fresh.review);
+      expect(JSON.parse(a.body.toString('utf8'))).toEqual(fresh.review);
       expect([a.uid, a.outcome, a.namespace, a.operation, a.dryRun]).toEqual([uid, 'injected', 'team-a', 'CREATE', false]);
     }
+  });
+
+  it('writes multi-byte text (uid, warnings) whole, fresh (text) and remembered (UTF-8 bytes)', () => {
+    const cache = createReviewCache();
+    // A stream whose output the namespace may not use: a warning that quotes the pod's own text.
+    const pod = { ...sample, metadata: { ...sample.metadata, annotations: { ...sample.metadata!.annotations, 'sidelog.io/streams': `${sample.metadata!.annotations!['sidelog.io/streams']}\n- {path: /var/log/app/other.log, container: web, output: nö-ßuch}` } } };
+    for (const uid of ['ид-1', 'ид-2', '日本-3']) {
+      const raw = reviewBytes(pod, uid);
+      const a = cache.answer(raw, scanBody(raw), ctx, parse(raw));
+      const fresh = answerReview(parse(raw)(), ctx);
+      expect(fresh.review.response.patch).toBeDefined();
+      expect(fresh.review.response.warnings?.some((w) => /[^\x00-\x7f]/.test(w))).toBe(true);
+      expect(Buffer.byteLength(a.body)).toBe(Buffer.byteLength(JSON.stringify(fresh.review)));
+      expect(typeof a.body === 'string').toBe(!a.remembered);
+      expect(JSON.parse(a.body.toString('utf8'))).toEqual(fresh.review);
+    }
+    expect(cache.size).toBe(1);
   });
 
   it('keeps nothing for distinct pods (every one seen once)', () => {
@@ -106,7 +130,7 @@ describe('the review memo', () => {
       const review = parse(raw)();
       const a = cache.answer(raw, scanBody(raw), ctx, () => review);
       expect(a.remembered).toBe(false);
-      expect(JSON.parse(a.body).response.uid).toBe(review.request.uid);
+      expect(JSON.parse(a.body.toString('utf8')).response.uid).toBe(review.request.uid);
     }
     expect(cache.size).toBe(0);
   });

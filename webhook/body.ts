@@ -28,9 +28,11 @@ export function rawBodies(app: FastifyInstance, types: { json?: boolean; yaml?: 
   app.removeAllContentTypeParsers();
   if (types.json) app.addContentTypeParser(JSON_TYPES, { parseAs: 'buffer' }, (_req, bytes, done) => done(null, { bytes: bytes as Buffer, yaml: false } satisfies RawBody));
   if (types.yaml) app.addContentTypeParser(YAML_TYPES, { parseAs: 'buffer' }, (_req, bytes, done) => done(null, { bytes: bytes as Buffer, yaml: true } satisfies RawBody));
-  app.addHook('onRequest', async (req) => {
+  // Hooks take a callback, not a promise: no promise and no microtask per request per hook.
+  app.addHook('onRequest', (req, _reply, done) => {
     const encoding = req.headers['content-encoding'];
-    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') throw httpError('ENCODING', `Content-Encoding: ${encoding}`);
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') done(httpError('ENCODING', `Content-Encoding: ${encoding}`));
+    else done();
   });
 }
 

@@ -64,13 +64,14 @@ function announcedBytes(req: FastifyRequest, bodyLimit: number): number {
  */
 export function limitInFlight(app: FastifyInstance, cap: Cap, paths: readonly string[], bodyLimit: number): void {
   const limited = new Set(paths);
-  app.addHook('onRequest', async (req, reply) => {
-    if (!limited.has(req.routeOptions.url ?? '')) return;
+  app.addHook('onRequest', (req, reply, done) => {
+    if (!limited.has(req.routeOptions.url ?? '')) return done();
     const release = cap.tryEnter(announcedBytes(req, bodyLimit));
     if (!release) {
       reply.header('retry-after', '1');
-      throw httpError('BUSY', `${cap.limits.requests} requests or ${Math.round(cap.limits.bytes / 1024)} KiB of bodies already in flight`);
+      return done(httpError('BUSY', `${cap.limits.requests} requests or ${Math.round(cap.limits.bytes / 1024)} KiB of bodies already in flight`));
     }
     reply.raw.once('close', release);
+    done();
   });
 }
