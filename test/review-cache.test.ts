@@ -181,6 +181,24 @@ describe('the annotation memo and its parts', () => {
     expect(lru.bytes).toBeLessThanOrEqual(1000);
   });
 
+  it('ByteLru gives recently read entries a second chance and never drops the entry being set', () => {
+    const lru = new ByteLru<string>(1000, 1000);
+    for (const k of ['a', 'b', 'c']) lru.set(k, k, 200); // 266 bytes each with the key
+    lru.get('a');
+    lru.get('b');
+    // d needs room: c, the one not read since it was set, goes; a and b stay.
+    lru.set('d', 'd', 200);
+    expect(['a', 'b', 'c', 'd'].map((k) => lru.get(k))).toEqual(['a', 'b', undefined, 'd']);
+    // Everything read again: the oldest after one round of second chances goes, never the new one.
+    lru.set('e', 'e', 200);
+    expect(lru.get('e')).toBe('e');
+    expect(lru.size).toBe(3);
+    expect(lru.bytes).toBeLessThanOrEqual(1000);
+    // An entry as large as the bound replaces everything else.
+    lru.set('whole', 'w', 1000 - 2 * 5 - 64);
+    expect([lru.size, lru.get('whole'), lru.bytes]).toEqual([1, 'w', 1000]);
+  });
+
   it('Sightings forgets the oldest beyond its capacity', () => {
     const s = new Sightings(2);
     expect([s.sight('a'), s.sight('b'), s.sight('c'), s.sight('b'), s.sight('a')]).toEqual([false, false, false, true, false]);

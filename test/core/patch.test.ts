@@ -4,6 +4,7 @@
  * escaping, and annotations the pod already has. Each is checked against the deep-copy-and-diff
  * oracle (test/helpers/patch-oracle.ts) and by applying the patch as the API server would.
  */
+import fc from 'fast-check';
 import fastJsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import { type Additions, additionsPatch, applyAdditions, patchText } from '../../webhook/core/patch.js';
@@ -122,6 +123,62 @@ describe('patchText', () => {
     expect(patchText(ops)).toBe(expected);
     expect(patchText(ops)).toBe(expected); // long strings' JSON now remembered
     expect(JSON.parse(patchText(ops))).toEqual(JSON.parse(expected));
+  });
+
+  it('is JSON.stringify of any JSON-like value, frozen (deeply, shallowly) or not, on every call', () => {
+    const freezeSome = (v: unknown, pick: () => number): unknown => {
+      if (typeof v !== 'object' || v === null) return v;
+      for (const child of Object.values(v)) freezeSome(child, pick);
+      const p = pick();
+      if (p % 3 === 0) Object.freeze(v);
+      return v;
+    };
+    const values = fc.oneof(
+      fc.jsonValue(),
+      fc.anything({ withBoxedValues: true, withNullPrototype: true, withSparseArray: true, withObjectString: true, maxDepth: 4 }),
+      fc.array(fc.record({ name: fc.string(), value: fc.oneof(fc.string({ minLength: 250, maxLength: 400 }), fc.constant(undefined), fc.integer()), n: fc.double() }), { maxLength: 5 }),
+    );
+    fc.assert(
+      fc.property(values, fc.array(fc.nat(), { minLength: 1, maxLength: 64 }), (value, picks) => {
+        let i = 0;
+        const v = freezeSome(value, () => picks[i++ % picks.length]!);
+        const ops = [{ op: 'add', path: '/v', value: v }, { op: 'add', path: '/w', value: { inner: v, list: [v, v] } }] as Operation[];
+        let expected: string;
+        try {
+          expected = JSON.stringify(ops);
+        } catch {
+          return; // a value JSON.stringify refuses (a BigInt) is never in a patch
+        }
+        expect(patchText(ops)).toBe(expected);
+        expect(patchText(ops)).toBe(expected); // and again, with long strings remembered
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('re-reads an object that was frozen only on the outside, and one frozen later', () => {
+    const inner = { a: 1 };
+    const outer = Object.freeze({ inner });
+    const op = (): Operation[] => [{ op: 'add', path: '/v', value: outer }];
+    expect(patchText(op())).toBe(JSON.stringify(op()));
+    inner.a = 2;
+    expect(patchText(op())).toBe(JSON.stringify(op()));
+    const later: { a: number; b?: number } = { a: 1 };
+    const op2 = (): Operation[] => [{ op: 'add', path: '/v', value: later }];
+    expect(patchText(op2())).toBe(JSON.stringify(op2()));
+    later.b = 3;
+    Object.freeze(later);
+    expect(patchText(op2())).toBe(JSON.stringify(op2()));
+    expect(patchText(op2())).toBe(JSON.stringify(op2()));
+  });
+
+  it('writes toJSON, Dates and class instances as JSON.stringify does', () => {
+    class Box {
+      constructor(readonly x: number) {}
+    }
+    const ops = [{ op: 'add', path: '/v', value: Object.freeze({ d: new Date(0), j: { toJSON: () => 'J' }, b: new Box(1), f: () => 1, s: Symbol('s') }) }] as Operation[];
+    expect(patchText(ops)).toBe(JSON.stringify(ops));
+    expect(patchText(ops)).toBe(JSON.stringify(ops));
   });
 
   it('does not confuse two different long strings of the same length', () => {
