@@ -45,8 +45,8 @@ describe('the review memo', () => {
       const raw = reviewBytes(sample, uid);
       return cache.answer(raw, scanBody(raw), ctx, parse(raw));
     });
-    expect(answers.map((a) => a.remembered)).toEqual([false, false, true, true]);
-    expect(cache.size).toBe(1);
+    expect(answers.map((a) => a.remembered)).toEqual([false, false, 'bytes', 'bytes']);
+    expect(cache.size).toBe(2); // by its bytes and by its shape, admitted together on the second sighting
     for (const [i, a] of answers.entries()) {
       const uid = ['u1', 'u2', 'u3', 'u\\"4'][i]!;
       const fresh = answerReview(parse(reviewBytes(sample, uid))(), ctx);
@@ -69,23 +69,61 @@ describe('the review memo', () => {
       expect(typeof a.body === 'string').toBe(!a.remembered);
       expect(JSON.parse(a.body.toString('utf8'))).toEqual(fresh.review);
     }
-    expect(cache.size).toBe(1);
+    expect(cache.size).toBe(2);
   });
 
-  it('keeps nothing for distinct pods (every one seen once)', () => {
+  /** The sample pod with one more container, named `extra-<i>`: a new shape each time. */
+  const newShape = (i: number) => ({ ...sample, spec: { ...sample.spec, containers: [...sample.spec.containers, { name: `extra-${i}`, image: 'x' }] } });
+
+  it('keeps nothing for distinct shapes (every one seen once)', () => {
     const cache = createReviewCache();
     for (let i = 0; i < 300; i++) {
-      const raw = reviewBytes({ ...sample, metadata: { ...sample.metadata, labels: { n: String(i) } } }, `u${i}`);
+      const raw = reviewBytes(newShape(i), `u${i}`);
       expect(cache.answer(raw, scanBody(raw), ctx, parse(raw)).remembered).toBe(false);
     }
     expect([cache.size, cache.bytes]).toEqual([0, 0]);
+  });
+
+  it('answers the pods of one workload that differ only where sidelog never reads by their shape, each with its own answer\'s facts', () => {
+    const cache = createReviewCache();
+    // What tells apart a StatefulSet's, a DaemonSet's, a Job's or a new ReplicaSet's pods at admission.
+    const sibling = (i: number) => ({
+      ...sample,
+      metadata: { ...sample.metadata, name: `db-${i}`, labels: { app: 'shop', 'pod-template-hash': `h${i}`, 'statefulset.kubernetes.io/pod-name': `db-${i}` }, ownerReferences: [{ uid: `owner-${i}` }] },
+      spec: {
+        ...sample.spec,
+        hostname: `db-${i}`,
+        subdomain: 'db',
+        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [`node-${i}`] }] }] } } },
+        containers: sample.spec.containers.map((c) => ({ ...c, image: `app:${i}`, env: [{ name: 'N', value: String(i) }] })),
+      },
+    });
+    const answers = Array.from({ length: 6 }, (_, i) => {
+      const raw = reviewBytes(sibling(i), `u${i}`);
+      return { a: cache.answer(raw, scanBody(raw), ctx, parse(raw)), fresh: answerReview(parse(raw)(), ctx) };
+    });
+    expect(answers.map(({ a }) => a.remembered)).toEqual([false, false, 'shape', 'shape', 'shape', 'shape']);
+    for (const [i, { a, fresh }] of answers.entries()) {
+      expect(JSON.parse(a.body.toString('utf8'))).toEqual(fresh.review);
+      expect([a.uid, a.outcome, a.namespace, a.operation]).toEqual([`u${i}`, 'injected', 'team-a', 'CREATE']);
+    }
+    // dryRun is the review's own, not the remembered one's.
+    const dry = Buffer.from(JSON.stringify({ ...admissionReview(sibling(9), { uid: 'dry', namespace: 'team-a' }), request: { ...admissionReview(sibling(9), { uid: 'dry', namespace: 'team-a' }).request, dryRun: true } }));
+    expect(cache.answer(dry, scanBody(dry), ctx, parse(dry))).toMatchObject({ remembered: 'shape', dryRun: true, uid: 'dry' });
+    // A field sidelog reads is part of the shape: a container name, an annotation, the namespace.
+    for (const [raw, why] of [
+      [reviewBytes(newShape(1), 'n1'), 'a container more'],
+      [reviewBytes({ ...sample, metadata: { ...sample.metadata, annotations: { ...sample.metadata!.annotations, other: 'x' } } }, 'n2'), 'an annotation more'],
+      [reviewBytes(sibling(1), 'n3', 'team-b'), 'another namespace'],
+      [reviewBytes({ ...sibling(1), metadata: { ...sibling(1).metadata, name: 7 } }, 'n4'), 'a name that is not a string'],
+    ] as const) expect([why, cache.answer(raw, scanBody(raw), ctx, parse(raw)).remembered]).toEqual([why, false]);
   });
 
   it('is bounded by the bytes it holds, not by a count', () => {
     // Large enough that one answer (a Fluent Bit config with its budgets, ~30 KB) fits an entry (maxBytes / 8).
     const cache = createReviewCache({ maxBytes: 1024 * 1024, maxBodyBytes: 64 * 1024 });
     for (let i = 0; i < 100; i++) {
-      const pod = { ...sample, metadata: { ...sample.metadata, labels: { n: String(i), pad: 'x'.repeat(60) } } };
+      const pod = { ...newShape(i), metadata: { ...sample.metadata, labels: { pad: 'x'.repeat(60) } } };
       for (const uid of ['a', 'b']) {
         const raw = reviewBytes(pod, uid);
         cache.answer(raw, scanBody(raw), ctx, parse(raw));
@@ -93,7 +131,7 @@ describe('the review memo', () => {
     }
     expect(cache.bytes).toBeLessThanOrEqual(1024 * 1024);
     expect(cache.size).toBeGreaterThan(5);
-    expect(cache.size).toBeLessThan(100);
+    expect(cache.size).toBeLessThan(200); // 100 pods, each by its bytes and by its shape
   });
 
   it('never remembers bodies over the size it hashes, and checks the size before hashing', () => {
@@ -113,26 +151,30 @@ describe('the review memo', () => {
       return cache.answer(raw, scanBody(raw), c, parse(raw)).remembered;
     };
     for (let i = 0; i < 2; i++) seen('team-a', ctx);
-    expect(seen('team-a', ctx)).toBe(true);
+    expect(seen('team-a', ctx)).toBe('bytes');
     expect(seen('team-b', ctx)).toBe(false);
     expect(seen('team-a', { ...ctx, enforcement: 'required' })).toBe(false);
     expect(seen('team-a', { ...ctx, policy: parsePolicy(cases[0]!.policyText) })).toBe(false);
+    expect(seen('team-a', { ...ctx, kubeVersion: { major: 1, minor: 28 } })).toBe(false);
   });
 
   it.each([
     ['a second uid key', (t: string) => t.replace('"uid":"x"', '"uid":"x","uid":"y"')],
     ['an escaped uid key', (t: string) => t.replace('"uid":"x"', '"uid":"x","\\u0075id":"y"')],
     ['a second request key', (t: string) => t.replace('{"apiVersion"', '{"request":{},"apiVersion"')],
-  ])('answers with the uid JSON.parse sees, and never remembers, when the body has %s', (_what, edit) => {
+  ])('answers with the uid JSON.parse sees, and never remembers by the bytes, when the body has %s', (_what, edit) => {
     const cache = createReviewCache();
-    for (let i = 0; i < 3; i++) {
+    const remembered: unknown[] = [];
+    for (let i = 0; i < 4; i++) {
       const raw = Buffer.from(edit(reviewBytes(sample, 'x').toString()));
       const review = parse(raw)();
       const a = cache.answer(raw, scanBody(raw), ctx, () => review);
-      expect(a.remembered).toBe(false);
+      remembered.push(a.remembered);
       expect(JSON.parse(a.body.toString('utf8')).response.uid).toBe(review.request.uid);
     }
-    expect(cache.size).toBe(0);
+    // Parsed, the review is found by its shape, and answered with the parsed uid.
+    expect(remembered).toEqual([false, false, 'shape', 'shape']);
+    expect(cache.size).toBe(1);
   });
 });
 

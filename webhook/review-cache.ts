@@ -12,10 +12,18 @@
  * - the memo is bounded by the bytes it holds, not by a count;
  * - a hit answers from the bytes alone: no JSON parse, no validation (the same bytes were
  *   validated when the answer was made), the uid spliced in.
+ *
+ * Other pods of one workload are not byte for byte the same, yet `mutate` gives them the same
+ * answer: a StatefulSet's pods differ in their names, a DaemonSet's in their node affinity, a
+ * Job's in their labels, a new ReplicaSet's in its hash label and the image being rolled out. So
+ * a review whose bytes are new is parsed and validated, and then looked up by its pod's *shape*
+ * (core/pod-shape.ts: the pod without the fields sidelog never reads) with everything else that
+ * decides the answer; remembered the same way, on the shape's second sighting.
  */
 import { createHash } from 'node:crypto';
 import { type AdmissionReview, type ReviewContext, type ReviewResult, answerReview } from './inject/admission.js';
 import { ByteLru, Sightings } from './core/memo.js';
+import { podShape } from './core/pod-shape.js';
 import type { Policy } from './core/policy.js';
 import type { BodyScan } from './review-bytes.js';
 
@@ -29,8 +37,8 @@ export interface AnswerFacts extends Omit<ReviewResult, 'review'> {
 export interface SerializedAnswer extends AnswerFacts {
   readonly uid: string;
   readonly body: string | Buffer;
-  /** Whether the answer came from the memo. */
-  readonly remembered: boolean;
+  /** Whether the answer came from the memo, and found by what: the request's bytes or its pod's shape. */
+  readonly remembered: false | 'bytes' | 'shape';
 }
 
 export interface ReviewCache {
@@ -125,14 +133,20 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
     if (id === undefined) policyIds.set(p, (id = nextPolicyId++));
     return id;
   };
+  const contextOf = (ctx: ReviewContext) => `${policyId(ctx.policy)}\u0000${ctx.enforcement}\u0000${ctx.kubeVersion ? `${ctx.kubeVersion.major}.${ctx.kubeVersion.minor}` : ''}\u0000`;
   const keyOf = (raw: Buffer, scan: BodyScan, ctx: ReviewContext): string | undefined => {
     if (raw.length > opts.maxBodyBytes || !scan.uid) return undefined;
-    const v = ctx.kubeVersion;
-    return createHash('sha256')
-      .update(`${policyId(ctx.policy)}\u0000${ctx.enforcement}\u0000${v ? `${v.major}.${v.minor}` : ''}\u0000`)
-      .update(raw.subarray(0, scan.uid.start))
-      .update(raw.subarray(scan.uid.end))
-      .digest('base64');
+    return createHash('sha256').update(contextOf(ctx)).update(raw.subarray(0, scan.uid.start)).update(raw.subarray(scan.uid.end)).digest('base64');
+  };
+  /**
+   * The key of a parsed review by its pod's shape and every request field `answerReview` reads
+   * (all but the uid, which the answer gets spliced in). `shape:` keeps it apart from byte keys.
+   */
+  const shapeKeyOf = (raw: Buffer, review: AdmissionReview, ctx: ReviewContext): string | undefined => {
+    if (raw.length > opts.maxBodyBytes) return undefined;
+    const r = review.request;
+    const asked = [review.apiVersion, r.kind.group, r.kind.kind, r.subResource ?? null, r.namespace ?? null, r.operation, podShape(r.object)];
+    return `shape:${createHash('sha256').update(contextOf(ctx)).update(JSON.stringify(asked)).digest('base64')}`;
   };
   return {
     get bytes() {
@@ -146,17 +160,27 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
       const scannedUid = key !== undefined ? uidOf(raw, scan) : undefined;
       if (key !== undefined && scannedUid !== undefined) {
         const hit = memo.get(key);
-        if (hit) return { ...facts(hit), uid: scannedUid, body: withUid(hit, scannedUid), remembered: true };
+        if (hit) return { ...facts(hit), uid: scannedUid, body: withUid(hit, scannedUid), remembered: 'bytes' };
       }
       const review = parse();
+      const uid = review.request.uid;
+      const dryRun = review.request.dryRun ?? false;
+      const shapeKey = shapeKeyOf(raw, review, ctx);
+      if (shapeKey !== undefined) {
+        const hit = memo.get(shapeKey);
+        if (hit) return { ...facts(hit), dryRun, uid, body: withUid(hit, uid), remembered: 'shape' };
+      }
       const fresh = answerReview(review, ctx);
       const text = serializeAnswer(fresh);
-      const uid = review.request.uid;
-      const answerFacts: AnswerFacts = { outcome: fresh.outcome, namespace: fresh.namespace, result: fresh.result, operation: review.request.operation, dryRun: review.request.dryRun ?? false };
-      // Remember only on the second sighting, and only when the bytes said what the parse did.
-      if (key !== undefined && scannedUid === uid && sightings.sight(key)) {
+      const answerFacts: AnswerFacts = { outcome: fresh.outcome, namespace: fresh.namespace, result: fresh.result, operation: review.request.operation, dryRun };
+      // Remember only on the second sighting (of the bytes, or of the shape), and the bytes only
+      // when they said what the parse did.
+      const again = [key !== undefined && scannedUid === uid && sightings.sight(key) ? key : undefined, shapeKey !== undefined && sightings.sight(shapeKey) ? shapeKey : undefined];
+      if (again[0] !== undefined || again[1] !== undefined) {
         const bytes = toBytes(text);
-        memo.set(key, { ...answerFacts, ...bytes }, bytes.before.length + bytes.after.length + 512 + 128 * (fresh.result.injection?.streams.length ?? 0));
+        const entry: Entry = { ...answerFacts, ...bytes };
+        const size = bytes.before.length + bytes.after.length + 512 + 128 * (fresh.result.injection?.streams.length ?? 0);
+        for (const k of again) if (k !== undefined) memo.set(k, entry, size);
       }
       return { ...answerFacts, uid, body: `${text.before}${json(uid)}${text.after}`, remembered: false };
     },
