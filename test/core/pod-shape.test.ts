@@ -19,30 +19,31 @@ const cases = loadCases();
 const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'];
 const READ_METADATA = ['annotations', 'namespace', 'name', 'generateName'];
 
-/** A path (keys from the pod's root) that must never be read, or read below. */
-function forbidden(path: readonly string[]): string | undefined {
-  const [top, key, i, field, below] = path;
-  if (top === 'metadata' && key !== undefined && !READ_METADATA.includes(key)) return `metadata.${key}`;
-  if (top === 'metadata' && (key === 'name' || key === 'generateName') && i !== undefined) return `below metadata.${key}`;
-  if (top === 'spec' && ['affinity', 'nodeName', 'hostname', 'subdomain'].includes(key ?? '') && i !== undefined) return `below spec.${key}`;
-  if (top === 'spec' && CONTAINER_LISTS.includes(key ?? '') && ['image', 'env', 'envFrom'].includes(field ?? '') && below !== undefined) return `below spec.${key}[].${field}`;
+/**
+ * The left-out field a path (keys from the pod's root) reaches, and whether it goes below it:
+ * `metadata.labels` is the field itself, `metadata.labels.app` below it.
+ */
+function leftOut(path: readonly string[]): { field: string; below: boolean } | undefined {
+  const [top, key, i, field] = path;
+  if (top === 'metadata' && key !== undefined && !READ_METADATA.includes(key)) return { field: `metadata.${key}`, below: path.length > 2 };
+  if (top === 'metadata' && (key === 'name' || key === 'generateName') && i !== undefined) return { field: `metadata.${key}`, below: true };
+  if (top === 'spec' && ['affinity', 'nodeName', 'hostname', 'subdomain'].includes(key ?? '')) return { field: `spec.${key}`, below: path.length > 2 };
+  if (top === 'spec' && CONTAINER_LISTS.includes(key ?? '') && ['image', 'env', 'envFrom'].includes(field ?? '')) return { field: `spec.${key}[].${field}`, below: path.length > 4 };
   return undefined;
 }
 
 /**
- * The pod behind proxies that record reads. Reading a left-out field's own value is allowed where
- * a copy of the enclosing object is made (zod keeps unknown keys); looking into it is not: for
- * metadata, whose left-out fields can be anything, even getting them is refused.
+ * The pod behind proxies that record reads. Looking into a left-out field is always a read of it;
+ * getting the field itself is one too, unless zod does it (a loose object copies its unknown keys,
+ * values unread) and nothing looks into the value afterwards.
  */
 function watched(value: unknown, path: string[], reads: string[]): unknown {
   if (typeof value !== 'object' || value === null) return value;
   const note = (key: string | symbol, how: string) => {
     if (typeof key === 'symbol') return;
     const where = [...path, key];
-    const why = forbidden(where);
-    // A left-out metadata field got by its own name (zod's copy of unknown keys) only counts when
-    // something looks inside it.
-    if (why && !(where.length === 2 && where[0] === 'metadata' && (how === 'get' || how === 'has'))) reads.push(`${how} ${where.join('.')} (${why})`);
+    const hit = leftOut(where);
+    if (hit && (hit.below || !/[/\\]node_modules[/\\]zod[/\\]/.test(new Error().stack ?? ''))) reads.push(`${how} ${where.join('.')} (${hit.field})`);
   };
   return new Proxy(value, {
     get(target, key, receiver) {
@@ -55,7 +56,8 @@ function watched(value: unknown, path: string[], reads: string[]): unknown {
       return Reflect.has(target, key);
     },
     ownKeys(target) {
-      if (forbidden([...path, '*']) && path.length >= 2) reads.push(`keys of ${path.join('.')} (${forbidden([...path, '*'])})`);
+      const hit = leftOut([...path, '*']);
+      if (hit?.below) reads.push(`keys of ${path.join('.')} (${hit.field})`);
       return Reflect.ownKeys(target);
     },
   });
