@@ -9,6 +9,7 @@ export interface Metrics {
   readonly requests: Counter<'route' | 'outcome'>;
   readonly duration: Histogram<'route'>;
   readonly injections: Counter<'mode' | 'agent' | 'output_type'>;
+  readonly answers: Counter<'found'>;
   readonly skips: Counter<'reason'>;
   readonly badRequests: Counter<'code'>;
   /** Requests in flight under each cap (docs/capacity.md). */
@@ -35,6 +36,7 @@ export function createMetrics(opts: { certNotAfter: () => Date | undefined; poli
       registers: [registry],
     }),
     injections: new Counter({ name: 'sidelog_injections_total', help: 'Injected streams by mode, agent and output type.', labelNames: ['mode', 'agent', 'output_type'], registers: [registry] }),
+    answers: new Counter({ name: 'sidelog_review_answers_total', help: 'Admission reviews answered, by how the answer was found: remembered by the request bytes, remembered by the pod shape, or worked out.', labelNames: ['found'], registers: [registry] }),
     skips: new Counter({ name: 'sidelog_skips_total', help: 'Pods left unchanged, by reason.', labelNames: ['reason'], registers: [registry] }),
     badRequests: new Counter({ name: 'sidelog_bad_requests_total', help: 'Requests refused before reaching the core, by error code.', labelNames: ['code'], registers: [registry] }),
     inFlight: new Gauge({ name: 'sidelog_in_flight_requests', help: 'Requests in flight under each cap (reviews, previews); over the cap they are refused with 429.', labelNames: ['cap'], registers: [registry] }),

@@ -44,7 +44,8 @@ export interface SerializedAnswer extends AnswerFacts {
 export interface ReviewCache {
   /**
    * Answer the review in `raw` (already scanned). `parse` turns the bytes into a validated
-   * review (throwing the HTTP error to send); it is called only when the answer is not remembered.
+   * review (throwing the HTTP error to send); it is called only when the answer is not remembered
+   * by the bytes (a review found by its pod's shape is parsed and validated first).
    */
   answer(raw: Buffer, scan: BodyScan, ctx: ReviewContext, parse: () => AdmissionReview): SerializedAnswer;
   /** Bytes the remembered answers hold. */
@@ -175,12 +176,14 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
       const answerFacts: AnswerFacts = { outcome: fresh.outcome, namespace: fresh.namespace, result: fresh.result, operation: review.request.operation, dryRun };
       // Remember only on the second sighting (of the bytes, or of the shape), and the bytes only
       // when they said what the parse did.
-      const again = [key !== undefined && scannedUid === uid && sightings.sight(key) ? key : undefined, shapeKey !== undefined && sightings.sight(shapeKey) ? shapeKey : undefined];
-      if (again[0] !== undefined || again[1] !== undefined) {
+      const admit: string[] = [];
+      if (key !== undefined && scannedUid === uid && sightings.sight(key)) admit.push(key);
+      if (shapeKey !== undefined && sightings.sight(shapeKey)) admit.push(shapeKey);
+      if (admit.length) {
         const bytes = toBytes(text);
         const entry: Entry = { ...answerFacts, ...bytes };
         const size = bytes.before.length + bytes.after.length + 512 + 128 * (fresh.result.injection?.streams.length ?? 0);
-        for (const k of again) if (k !== undefined) memo.set(k, entry, size);
+        for (const k of admit) memo.set(k, entry, size);
       }
       return { ...answerFacts, uid, body: `${text.before}${json(uid)}${text.after}`, remembered: false };
     },

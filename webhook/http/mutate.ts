@@ -26,6 +26,7 @@ export function mutateRoutes(app: FastifyInstance, deps: ServerDeps, cache: Revi
     });
     const { result, outcome } = answer;
     deps.metrics.requests.inc({ route: 'mutate', outcome });
+    deps.metrics.answers.inc({ found: answer.remembered || 'worked-out' });
     if (result.skip) deps.metrics.skips.inc({ reason: result.skip.code });
     for (const s of result.injection?.streams ?? []) {
       deps.metrics.injections.inc({ mode: s.mode, agent: s.mode === 'agent' ? result.injection?.agent ?? '' : '', output_type: s.outputType ?? '' });
