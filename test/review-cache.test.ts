@@ -134,6 +134,29 @@ describe('the review memo', () => {
     expect(cache.size).toBeLessThan(200); // 100 pods, each by its bytes and by its shape
   });
 
+  it('cannot be poisoned by a review whose pod differs only where JSON text would blur it (__proto__, 1e400)', () => {
+    // A client that reaches /mutate sends its review twice (admitted), then the real pod comes.
+    const streams = JSON.stringify(sample.metadata!.annotations!['sidelog.io/streams']);
+    const podJson = (spec: string) => `{"metadata":{"name":"p","annotations":{"sidelog.io/streams":${streams}}},"spec":{${spec}}}`;
+    const containers = JSON.stringify(sample.spec.containers);
+    const review = (pod: string, uid: string) => Buffer.from(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"${uid}","kind":{"group":"","version":"v1","kind":"Pod"},"namespace":"team-a","operation":"CREATE","object":${pod}}}`);
+    for (const [forged, real] of [
+      [`"containers":${containers},"__proto__":{"initContainers":[{"name":"own-init","image":"x"}]}`, `"containers":${containers},"initContainers":[{"name":"own-init","image":"x"}]`],
+      [`"__proto__":{"containers":${containers}}`, `"containers":${containers}`],
+      [`"containers":${containers},"terminationGracePeriodSeconds":1e400`, `"containers":${containers},"terminationGracePeriodSeconds":null`],
+    ]) {
+      const cache = createReviewCache();
+      for (const uid of ['f1', 'f2']) {
+        const raw = review(podJson(forged!), uid);
+        cache.answer(raw, scanBody(raw), ctx, parse(raw));
+      }
+      const raw = review(podJson(real!), 'real');
+      const a = cache.answer(raw, scanBody(raw), ctx, parse(raw));
+      expect(a.remembered).toBe(false);
+      expect(JSON.parse(a.body.toString('utf8'))).toEqual(answerReview(parse(raw)(), ctx).review);
+    }
+  });
+
   it('never remembers bodies over the size it hashes, and checks the size before hashing', () => {
     const cache = createReviewCache({ maxBytes: 4 * 1024 * 1024, maxBodyBytes: 2048 });
     const big = { ...sample, metadata: { ...sample.metadata, annotations: { ...sample.metadata!.annotations, pad: 'x'.repeat(4096) } } };

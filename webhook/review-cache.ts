@@ -23,7 +23,7 @@
 import { createHash } from 'node:crypto';
 import { type AdmissionReview, type ReviewContext, type ReviewResult, answerReview } from './inject/admission.js';
 import { ByteLru, Sightings } from './core/memo.js';
-import { podShape } from './core/pod-shape.js';
+import { podShape, shapeText } from './core/pod-shape.js';
 import type { Policy } from './core/policy.js';
 import type { BodyScan } from './review-bytes.js';
 
@@ -147,7 +147,7 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
     if (raw.length > opts.maxBodyBytes) return undefined;
     const r = review.request;
     const asked = [review.apiVersion, r.kind.group, r.kind.kind, r.subResource ?? null, r.namespace ?? null, r.operation, podShape(r.object)];
-    return `shape:${createHash('sha256').update(contextOf(ctx)).update(JSON.stringify(asked)).digest('base64')}`;
+    return `shape:${createHash('sha256').update(contextOf(ctx)).update(shapeText(asked)).digest('base64')}`;
   };
   return {
     get bytes() {

@@ -8,7 +8,7 @@
  *  - changing every left-out field changes nothing in the answer, while the shape is the same.
  */
 import fc from 'fast-check';
-import { podShape } from '../../webhook/core/pod-shape.js';
+import { CONTAINER_LISTS, READ_METADATA_FIELDS, UNREAD_CONTAINER_FIELDS, UNREAD_SPEC_FIELDS, podShape, shapeText } from '../../webhook/core/pod-shape.js';
 import { type MutateInput, mutate } from '../../webhook/inject/mutate.js';
 import { parseKubeVersion } from '../../webhook/core/kube-version.js';
 import type { Pod } from '../../webhook/core/pod.js';
@@ -16,8 +16,6 @@ import { admittedPodOf, loadCases } from '../golden/harness.js';
 import { annotationsArb, podArb, policy } from '../helpers/pod-arbitraries.js';
 
 const cases = loadCases();
-const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'];
-const READ_METADATA = ['annotations', 'namespace', 'name', 'generateName'];
 
 /**
  * The left-out field a path (keys from the pod's root) reaches, and whether it goes below it:
@@ -25,25 +23,30 @@ const READ_METADATA = ['annotations', 'namespace', 'name', 'generateName'];
  */
 function leftOut(path: readonly string[]): { field: string; below: boolean } | undefined {
   const [top, key, i, field] = path;
-  if (top === 'metadata' && key !== undefined && !READ_METADATA.includes(key)) return { field: `metadata.${key}`, below: path.length > 2 };
+  if (top === 'metadata' && key !== undefined && !READ_METADATA_FIELDS.has(key)) return { field: `metadata.${key}`, below: path.length > 2 };
   if (top === 'metadata' && (key === 'name' || key === 'generateName') && i !== undefined) return { field: `metadata.${key}`, below: true };
-  if (top === 'spec' && ['affinity', 'nodeName', 'hostname', 'subdomain'].includes(key ?? '')) return { field: `spec.${key}`, below: path.length > 2 };
-  if (top === 'spec' && CONTAINER_LISTS.includes(key ?? '') && ['image', 'env', 'envFrom'].includes(field ?? '')) return { field: `spec.${key}[].${field}`, below: path.length > 4 };
+  if (top === 'spec' && UNREAD_SPEC_FIELDS.has(key ?? '')) return { field: `spec.${key}`, below: path.length > 2 };
+  if (top === 'spec' && CONTAINER_LISTS.includes(key ?? '') && UNREAD_CONTAINER_FIELDS.has(field ?? '')) return { field: `spec.${key}[].${field}`, below: path.length > 4 };
   return undefined;
 }
 
 /**
  * The pod behind proxies that record reads. Looking into a left-out field is always a read of it;
- * getting the field itself is one too, unless zod does it (a loose object copies its unknown keys,
- * values unread) and nothing looks into the value afterwards.
+ * getting the field itself, asking whether it is there, or listing the keys of an object that holds
+ * left-out fields is one too, unless zod does it (a loose object copies its unknown keys, values
+ * unread). What zod itself checks is caught by the siblings below, whose left-out fields have the
+ * wrong types.
  */
+const fromZod = () => /[/\\]node_modules[/\\]zod[/\\]/.test(new Error().stack ?? '');
+/** Objects whose keys include left-out fields: metadata, spec, each container. */
+const holdsLeftOut = (path: readonly string[]) => (path.length === 1 && (path[0] === 'metadata' || path[0] === 'spec')) || (path.length === 3 && path[0] === 'spec' && CONTAINER_LISTS.includes(path[1]!));
 function watched(value: unknown, path: string[], reads: string[]): unknown {
   if (typeof value !== 'object' || value === null) return value;
   const note = (key: string | symbol, how: string) => {
     if (typeof key === 'symbol') return;
     const where = [...path, key];
     const hit = leftOut(where);
-    if (hit && (hit.below || !/[/\\]node_modules[/\\]zod[/\\]/.test(new Error().stack ?? ''))) reads.push(`${how} ${where.join('.')} (${hit.field})`);
+    if (hit && (hit.below || !fromZod())) reads.push(`${how} ${where.join('.')} (${hit.field})`);
   };
   return new Proxy(value, {
     get(target, key, receiver) {
@@ -55,12 +58,49 @@ function watched(value: unknown, path: string[], reads: string[]): unknown {
       note(key, 'has');
       return Reflect.has(target, key);
     },
+    getOwnPropertyDescriptor(target, key) {
+      note(key, 'own');
+      return Reflect.getOwnPropertyDescriptor(target, key);
+    },
     ownKeys(target) {
       const hit = leftOut([...path, '*']);
       if (hit?.below) reads.push(`keys of ${path.join('.')} (${hit.field})`);
+      else if (holdsLeftOut(path) && !fromZod()) reads.push(`keys of ${path.join('.')} (it holds left-out fields)`);
       return Reflect.ownKeys(target);
     },
   });
+}
+
+/**
+ * A sibling whose left-out fields all have the wrong types, and whose names are empty strings:
+ * anything that checked them (zod included) or told empty names apart would answer differently.
+ */
+function oddSibling(pod: Pod): Pod {
+  const spec = pod.spec as Pod['spec'] & Record<string, unknown>;
+  const containers = (list: unknown) => (Array.isArray(list) ? list.map((c: Record<string, unknown>) => ({ ...c, image: 7, env: 'not a list', envFrom: { x: 1 } })) : list);
+  return {
+    ...pod,
+    metadata: {
+      ...pod.metadata,
+      ...(pod.metadata?.name !== undefined ? { name: '' } : {}),
+      ...(pod.metadata?.generateName !== undefined ? { generateName: '' } : {}),
+      labels: 'not a map',
+      ownerReferences: 5,
+      uid: null,
+      creationTimestamp: { odd: true },
+      managedFields: [1, 2],
+    } as unknown as Pod['metadata'],
+    spec: {
+      ...spec,
+      hostname: 5,
+      subdomain: [],
+      nodeName: { x: 1 },
+      affinity: 'anywhere',
+      containers: containers(spec.containers) as Pod['spec']['containers'],
+      ...(spec.initContainers ? { initContainers: containers(spec.initContainers) as Pod['spec']['containers'] } : {}),
+      ...(spec.ephemeralContainers ? { ephemeralContainers: containers(spec.ephemeralContainers) as Pod['spec']['containers'] } : {}),
+    } as unknown as Pod['spec'],
+  };
 }
 
 /** Every left-out field changed (or added): another StatefulSet, DaemonSet, Job or rollout sibling. */
@@ -107,10 +147,11 @@ describe('the pod shape leaves out only what sidelog never reads', () => {
     expect(reads).toEqual([]);
   });
 
-  it.each(goldenInputs)('%s: a sibling that differs in every left-out field has the same shape and the same answer', (_name, pod, rest) => {
-    const other = sibling(pod, 7);
-    expect(JSON.stringify(podShape(other))).toBe(JSON.stringify(podShape(pod)));
-    expect(answerOf({ ...rest, object: other })).toEqual(answerOf({ ...rest, object: pod }));
+  it.each(goldenInputs)('%s: siblings that differ in every left-out field (other values, wrong types) have the same shape and the same answer', (_name, pod, rest) => {
+    for (const other of [sibling(pod, 7), oddSibling(pod)]) {
+      expect(shapeText(podShape(other))).toBe(shapeText(podShape(pod)));
+      expect(answerOf({ ...rest, object: other })).toEqual(answerOf({ ...rest, object: pod }));
+    }
   });
 
   it('on generated pods: no read below a left-out field, the same answer for a sibling', () => {
@@ -123,6 +164,7 @@ describe('the pod shape leaves out only what sidelog never reads', () => {
         const answer = answerOf({ ...rest, object: watched(pod, [], reads) });
         expect(reads).toEqual([]);
         expect(answerOf({ ...rest, object: sibling(pod, 3) })).toEqual(answer);
+        expect(answerOf({ ...rest, object: oddSibling(pod) })).toEqual(answer);
         if (answer.patch !== '[]') injected++;
       }),
       { numRuns: Number(process.env.FUZZ_RUNS ?? 500) },
@@ -132,7 +174,7 @@ describe('the pod shape leaves out only what sidelog never reads', () => {
 
   it('keeps what sidelog reads: a change there is another shape', () => {
     const [, pod] = goldenInputs.find(([name]) => name === 'mixed-native')!;
-    const shape = JSON.stringify(podShape(pod));
+    const shape = shapeText(podShape(pod));
     const changed: Array<[string, Pod]> = [
       ['a container name', { ...pod, spec: { ...pod.spec, containers: pod.spec.containers.map((c, i) => (i ? c : { ...c, name: 'other' })) } }],
       ['a mount', { ...pod, spec: { ...pod.spec, containers: pod.spec.containers.map((c, i) => (i ? c : { ...c, volumeMounts: [{ name: 'x', mountPath: '/x' }] })) } }],
@@ -143,8 +185,31 @@ describe('the pod shape leaves out only what sidelog never reads', () => {
       ['the grace period', { ...pod, spec: { ...pod.spec, terminationGracePeriodSeconds: 1 } }],
       ['the security context', { ...pod, spec: { ...pod.spec, securityContext: { runAsUser: 1234 } } }],
     ];
-    for (const [what, other] of changed) expect([what, JSON.stringify(podShape(other)) === shape]).toEqual([what, false]);
+    for (const [what, other] of changed) expect([what, shapeText(podShape(other)) === shape]).toEqual([what, false]);
     expect(podShape(pod)).not.toBe(pod);
     expect(podShape('not a pod')).toBe('not a pod');
+  });
+
+  it('tells apart what JSON text would blur: a __proto__ key, numbers JSON cannot write, strings posing as them', () => {
+    const parsed = (json: string) => podShape(JSON.parse(json));
+    const containers = '"containers":[{"name":"a"}]';
+    // As JSON.parse gives it, __proto__ is a field of its own; the shape must neither read through it nor lose it.
+    const viaProto = parsed(`{"spec":{${containers},"__proto__":{"initContainers":[{"name":"i"}]}}}`) as { spec: Record<string, unknown> };
+    expect(Object.hasOwn(viaProto.spec, 'initContainers')).toBe(false);
+    const texts = [
+      `{"spec":{${containers},"__proto__":{"initContainers":[{"name":"i"}]}}}`,
+      `{"spec":{${containers},"initContainers":[{"name":"i"}]}}`,
+      `{"spec":{"__proto__":{${containers}}}}`,
+      `{"spec":{${containers}}}`,
+      `{"__proto__":{"spec":{${containers}}}}`,
+      `{"spec":{${containers},"terminationGracePeriodSeconds":1e400}}`,
+      `{"spec":{${containers},"terminationGracePeriodSeconds":-1e400}}`,
+      `{"spec":{${containers},"terminationGracePeriodSeconds":null}}`,
+      `{"spec":{${containers},"terminationGracePeriodSeconds":"\\u0000nInfinity"}}`,
+      `{"spec":{${containers},"terminationGracePeriodSeconds":"\\u0000\\u0000nInfinity"}}`,
+      `{"spec":{${containers},"terminationGracePeriodSeconds":"nInfinity"}}`,
+    ];
+    const shapes = texts.map((t) => shapeText(parsed(t)));
+    expect(new Set(shapes).size).toBe(texts.length);
   });
 });

@@ -16,25 +16,36 @@
  *  - each container (app, init, ephemeral): `image`, `env`, `envFrom`.
  *
  * Whatever is left out must stay unread: test/core/pod-shape.test.ts runs `mutate` on every golden
- * and on generated pods behind a proxy that fails on any read below a left-out field, and checks
- * that changing those fields never changes an answer.
+ * and on generated pods behind a proxy that fails on any read of a left-out field, and checks that
+ * changing those fields (to other values, and to values of the wrong type) never changes an answer.
+ *
+ * The shape is compared as JSON text (`shapeText`). Two things JSON text would blur are kept apart:
+ * a key `__proto__` (an ordinary own field of a parsed request: every object here is built without
+ * a prototype, so it is copied as a field and never read through), and numbers JSON cannot write
+ * (`1e400` parses to Infinity, which `JSON.stringify` writes as `null`).
  */
 
 /** Left out of every container. */
-const UNREAD_CONTAINER = new Set(['image', 'env', 'envFrom']);
+export const UNREAD_CONTAINER_FIELDS: ReadonlySet<string> = new Set(['image', 'env', 'envFrom']);
 /** Left out of the spec. */
-const UNREAD_SPEC = new Set(['affinity', 'nodeName', 'hostname', 'subdomain']);
+export const UNREAD_SPEC_FIELDS: ReadonlySet<string> = new Set(['affinity', 'nodeName', 'hostname', 'subdomain']);
 /** The only metadata fields kept (`name` and `generateName` by their kind only). */
-const READ_METADATA = new Set(['annotations', 'namespace', 'name', 'generateName']);
-const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
+export const READ_METADATA_FIELDS: ReadonlySet<string> = new Set(['annotations', 'namespace', 'name', 'generateName']);
+export const CONTAINER_LISTS: readonly string[] = ['containers', 'initContainers', 'ephemeralContainers'];
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+type Fields = Record<string, unknown>;
 
-function without(o: Record<string, unknown>, unread: ReadonlySet<string>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+const isRecord = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
+const own = (o: Fields, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
+
+/** A copy of `o`'s own fields but those in `unread`, with no prototype (a `__proto__` key is a field). */
+function without(o: Fields, unread: ReadonlySet<string>): Fields {
+  const out = Object.create(null) as Fields;
   for (const k of Object.keys(o)) if (!unread.has(k)) out[k] = o[k];
   return out;
 }
+
+const NOTHING: ReadonlySet<string> = new Set();
 
 /** A string stands for any string: only its being a string is checked. */
 const kindOf = (v: unknown): unknown => (typeof v === 'string' ? '' : v);
@@ -45,21 +56,36 @@ const kindOf = (v: unknown): unknown => (typeof v === 'string' ? '' : v);
  */
 export function podShape(pod: unknown): unknown {
   if (!isRecord(pod)) return pod;
-  const out: Record<string, unknown> = { ...pod };
-  const meta = pod.metadata;
+  const out = without(pod, NOTHING);
+  const meta = own(pod, 'metadata');
   if (isRecord(meta)) {
-    const m: Record<string, unknown> = {};
-    for (const k of Object.keys(meta)) if (READ_METADATA.has(k)) m[k] = k === 'name' || k === 'generateName' ? kindOf(meta[k]) : meta[k];
+    const m = Object.create(null) as Fields;
+    for (const k of Object.keys(meta)) if (READ_METADATA_FIELDS.has(k)) m[k] = k === 'name' || k === 'generateName' ? kindOf(meta[k]) : meta[k];
     out.metadata = m;
   }
-  const spec = pod.spec;
+  const spec = own(pod, 'spec');
   if (isRecord(spec)) {
-    const s = without(spec, UNREAD_SPEC);
+    const s = without(spec, UNREAD_SPEC_FIELDS);
     for (const list of CONTAINER_LISTS) {
       const items = s[list];
-      if (Array.isArray(items)) s[list] = items.map((c) => (isRecord(c) ? without(c, UNREAD_CONTAINER) : c));
+      if (Array.isArray(items)) s[list] = items.map((c) => (isRecord(c) ? without(c, UNREAD_CONTAINER_FIELDS) : c));
     }
     out.spec = s;
   }
   return out;
+}
+
+/**
+ * Numbers JSON cannot write as strings of their own: `Infinity` as "\0nInfinity". So that no string
+ * of the pod can pass for one, a string that starts with "\0" gets one more in front.
+ */
+function numbers(_key: string, value: unknown): unknown {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : `\u0000n${value}`;
+  if (typeof value === 'string' && value.charCodeAt(0) === 0) return `\u0000${value}`;
+  return value;
+}
+
+/** The shape as text: equal texts, equal answers. */
+export function shapeText(value: unknown): string {
+  return JSON.stringify(value, numbers) ?? 'undefined';
 }
