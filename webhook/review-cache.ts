@@ -1,9 +1,8 @@
 /**
  * AdmissionReview answers: serialized in one pass, and remembered only when they repeat.
  *
- * The pods a ReplicaSet, Job or DaemonSet creates are identical at admission (the name is
- * generated after admission), so a scale-up asks the same question many times; every other pod
- * is asked about once. So:
+ * The pods one ReplicaSet or one Job creates are identical at admission (the name is generated
+ * after admission), so a scale-up asks the same question many times, byte for byte. So:
  * - the key is the SHA-256 of the request's raw bytes without the uid (and of what else decides
  *   the answer: policy version, enforcement, cluster version), computed only for bodies up to
  *   64 KiB, before anything is parsed or serialized;
@@ -14,8 +13,10 @@
  *   validated when the answer was made), the uid spliced in.
  *
  * Other pods of one workload are not byte for byte the same, yet `mutate` gives them the same
- * answer: a StatefulSet's pods differ in their names, a DaemonSet's in their node affinity, a
- * Job's in their labels, a new ReplicaSet's in its hash label and the image being rolled out. So
+ * answer: a DaemonSet's pods differ in their node affinity, a StatefulSet's in their names (but
+ * not when it has claim templates: each pod's claim is a volume, which sidelog reads), a
+ * CronJob's Jobs in their labels, a new ReplicaSet's in its hash label and the image being rolled
+ * out (an Indexed Job's pods differ in an annotation, so they are not one shape). So
  * a review whose bytes are new is parsed and validated, and then looked up by its pod's *shape*
  * (core/pod-shape.ts: the pod without the fields sidelog never reads) with everything else that
  * decides the answer; remembered the same way, on the shape's second sighting.

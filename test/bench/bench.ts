@@ -177,11 +177,11 @@ interface Paced {
  * - `identical`: the realistic review, always the same bytes (a ReplicaSet's pods: answered by the
  *   bytes after the second);
  * - `distinct`: each pod with its own `pod-template-hash` label, so no two requests share their
- *   bytes; their shape (what sidelog reads) is one (a StatefulSet's, DaemonSet's or Job's pods, a
+ *   bytes; their shape (what sidelog reads) is one (a DaemonSet's pods, a CronJob's Jobs', a
  *   rollout's: answered by the shape after the second);
  * - `shapes`: each pod with one more container of its own name, so no two requests share their
- *   bytes or their shape, and every one is worked out in full (only the render memo helps: the
- *   streams are the same).
+ *   bytes or their shape, and every one is worked out in full (only the memos of what repeats
+ *   inside a review help: the rendered config, the parsed annotation, the patch's long strings).
  */
 type Requests = 'identical' | 'distinct' | 'shapes';
 const distinctTemplate = body.replace('"labels":{"app":"shop"}', '"labels":{"app":"shop","pod-template-hash":"@@"}');
@@ -336,7 +336,7 @@ async function mutateUnderPreviewLoad(): Promise<void> {
     await Promise.all(loops);
     agent.destroy();
     console.log(`
-/mutate while /preview is saturated (${PREVIEW_CLIENTS} clients sending ${(yaml.length / 1024).toFixed(0)} KiB YAML previews back to back; /mutate paced at ${MUTATE_RATE}/s, distinct pods; server with the shipped NODE_OPTIONS):`);
+/mutate while /preview is saturated (${PREVIEW_CLIENTS} clients sending ${(yaml.length / 1024).toFixed(0)} KiB YAML previews back to back; /mutate paced at ${MUTATE_RATE}/s, a new shape each (worked out in full); server with the shipped NODE_OPTIONS):`);
     console.log('| /preview load | reviews | failed | p50 ms | p99 ms | max ms | previews answered (by status) |');
     console.log('|---------------|---------|--------|--------|--------|--------|-------------------------------|');
     for (const [name, r, p] of [['none', quiet, '-'], ['saturated', busy, JSON.stringify(previews)]] as const) {

@@ -2,10 +2,12 @@
  * A pod's shape: the pod without the fields that sidelog never reads, so that pods which differ
  * only there get the same answer from `mutate`, and can share one remembered answer.
  *
- * The pods of one workload differ at admission in exactly such fields:
- *  - a StatefulSet's pods in their name, `hostname` and `statefulset.kubernetes.io/pod-name` label;
+ * The pods of one workload often differ at admission in exactly such fields:
+ *  - a StatefulSet's pods in their name, `hostname` and `statefulset.kubernetes.io/pod-name` label
+ *    (but with volume claim templates each pod's claim is a volume of its own: another shape);
  *  - a DaemonSet's pods in the node affinity that pins each one to its node;
- *  - a Job's or CronJob's pods in their `controller-uid` and `job-name` labels;
+ *  - a CronJob's Jobs' pods in their `controller-uid` and `job-name` labels (an Indexed Job's pods
+ *    differ in their completion-index annotation: another shape each);
  *  - the pods of a Deployment's new ReplicaSet in their `pod-template-hash` label, and usually in
  *    the image or env of a container (the change being rolled out).
  * sidelog reads none of these: `mutate` reads the pod's annotations, its containers' names, mounts

@@ -61,12 +61,13 @@ export interface ReviewResult {
   readonly result: Pick<MutateResult, 'skip' | 'injection' | 'warnings'>;
 }
 
-/** Texts up to this many bytes are encoded in one reused buffer (the bench review's patch is 10 KB). */
+/** UTF-8 bytes of the reused buffer: texts up to a third as many characters fit (the bench review's patch is 10 KB). */
 const SCRATCH_BYTES = 64 * 1024;
 const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
 
 /**
- * Base64 of a text's UTF-8 bytes. A patch up to 64 KB is encoded into one buffer the process
+ * Base64 of a text's UTF-8 bytes. A patch of up to 21,845 characters (at most 64 KB of UTF-8) is
+ * encoded into one buffer the process
  * reuses (synchronously, so no two answers share it at once): `Buffer.from(text)` would allocate
  * memory outside the V8 heap for every distinct pod, and V8 counts that memory towards its next
  * full collection.
