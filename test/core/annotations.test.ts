@@ -1,4 +1,4 @@
-import { checkPath, parsePodOptions, parseStreams } from '../../webhook/core/annotations.js';
+import { MAX_REGEX_CHARS, MAX_REGEX_CHARS_PER_POD, checkPath, parsePodOptions, parseStreams } from '../../webhook/core/annotations.js';
 import { problemText } from '../../webhook/core/problems.js';
 
 const texts = (annotation: string) => parseStreams(annotation).problems.map(problemText);
@@ -62,6 +62,43 @@ describe('sidelog.io/streams', () => {
   it('caps the number of streams', () => {
     const many = Array.from({ length: 33 }, (_, i) => `- path: /var/log/a/${i}.log`).join('\n');
     expect(texts(many)).toEqual(['sidelog.io/streams: lists 33 streams; at most 32 are allowed']);
+  });
+});
+
+describe("a pod's regexes together", () => {
+  /** A regex stream of the given regex, as a JSON list item. */
+  const item = (i: number, regex: string) => ({ path: `/var/log/s${i}/a.log`, output: 'stdout', parser: 'regex', regex });
+  /** A valid regex of exactly `n` characters. */
+  const sized = (n: number) => `(?<m>${'a'.repeat(n - 6)})`;
+
+  it(`are compiled up to ${MAX_REGEX_CHARS_PER_POD} characters; the regexes past that are refused, naming the field, the others kept`, () => {
+    const per = 300;
+    const fit = Math.floor(MAX_REGEX_CHARS_PER_POD / per);
+    const r = parseStreams(JSON.stringify(Array.from({ length: 32 }, (_, i) => item(i, sized(per)))));
+    expect(r.streams.map((s) => s.index)).toEqual(Array.from({ length: fit }, (_, i) => i));
+    expect(r.problems.map((p) => p.field)).toEqual(Array.from({ length: 32 - fit }, (_, i) => `sidelog.io/streams[${fit + i}].regex`));
+    expect(problemText(r.problems[0]!)).toBe(`sidelog.io/streams[${fit}].regex: the pod's regexes would total ${(fit + 1) * per} characters; at most ${MAX_REGEX_CHARS_PER_POD} in one pod (each is compiled at admission): shorten them or use the json parser`);
+  });
+
+  it('refuse the costliest patterns to compile past the budget instead of compiling them', () => {
+    // Case-insensitive Unicode classes with counted repeats: ~100 ms to compile each at 4,096 characters.
+    let costly = '(?i)(?<m>';
+    while (costly.length + 21 <= MAX_REGEX_CHARS) costly += '[\\p{L}\\p{N}]{1,100}';
+    costly += ')';
+    // As many as the annotation's 64 KB hold (12): before the budget, 1.2 s of compiling.
+    const annotation = JSON.stringify(Array.from({ length: 12 }, (_, i) => item(i, costly)));
+    expect(annotation.length).toBeLessThan(64 * 1024);
+    const r = parseStreams(annotation);
+    const fit = Math.floor(MAX_REGEX_CHARS_PER_POD / costly.length);
+    expect(r.streams).toHaveLength(fit);
+    expect(r.problems).toHaveLength(12 - fit);
+    for (const p of r.problems) expect(p.message).toMatch(/^the pod's regexes would total \d+ characters/);
+  });
+
+  it('do not count a regex over the per-stream limit, which is refused for its own length', () => {
+    const r = parseStreams(JSON.stringify([item(0, sized(MAX_REGEX_CHARS + 1)), item(1, sized(MAX_REGEX_CHARS)), item(2, sized(MAX_REGEX_CHARS))]));
+    expect(r.problems.map(problemText)).toEqual([`sidelog.io/streams[0].regex: must be at most ${MAX_REGEX_CHARS} characters`]);
+    expect(r.streams.map((s) => s.index)).toEqual([1, 2]);
   });
 });
 

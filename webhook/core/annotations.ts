@@ -39,6 +39,16 @@ export type Mode = (typeof MODES)[number];
 /** Largest annotation value sidelog will parse (the API server caps all annotations at 256 KiB). */
 export const MAX_ANNOTATION_BYTES = 64 * 1024;
 export const MAX_STREAMS = 32;
+/** One stream's regex, in characters. */
+export const MAX_REGEX_CHARS = 4096;
+/**
+ * A pod's regexes together, in characters. Each is compiled at admission (Oniguruma, on the event
+ * loop that answers every review), and compiling costs up to ~25 µs a character: 4,096 characters
+ * of case-insensitive Unicode classes with counted repeats took 97 ms, so 32 such streams would
+ * hold the webhook for 3 s. Past this total a regex is refused before it is compiled: a pod's
+ * regexes cost at most ~200 ms, what a review of the largest pod costs anyway.
+ */
+export const MAX_REGEX_CHARS_PER_POD = 2 * MAX_REGEX_CHARS;
 
 /**
  * Characters allowed in a path segment. Deliberately narrow: no white space, quotes, `$`, `{`,
@@ -121,7 +131,7 @@ export function checkPath(path: string): string | undefined {
 }
 
 function checkRegex(regex: string): string | undefined {
-  if (regex.length > 4096) return 'must be at most 4096 characters';
+  if (regex.length > MAX_REGEX_CHARS) return `must be at most ${MAX_REGEX_CHARS} characters`;
   // Control characters (newlines above all) would end the config line; `${` and `#{` would be
   // expanded by the agents' config loaders. None of them belong in a log-line regex.
   if (/[\u0000-\u001f\u007f]/.test(regex)) return 'must not contain control characters or newlines';
@@ -163,6 +173,8 @@ export function parseStreams(text: string): ParsedStreams {
     return { streams: [], problems: [{ field: STREAMS, message: `lists ${doc.length} streams; at most ${MAX_STREAMS} are allowed` }] };
   }
   const streams: RequestedStream[] = [];
+  /** Characters of the regexes compiled so far (see MAX_REGEX_CHARS_PER_POD). */
+  let regexChars = 0;
   for (const [index, item] of doc.entries()) {
     const field = fieldPath(STREAMS, [index]);
     const parsed = StreamSchema.safeParse(item);
@@ -194,7 +206,10 @@ export function parseStreams(text: string): ParsedStreams {
     }
     if (spec.parser === 'regex') {
       if (spec.regex === undefined) own.push({ field: `${field}.regex`, message: 'required when parser is regex' });
-      else {
+      else if (spec.regex.length <= MAX_REGEX_CHARS && regexChars + spec.regex.length > MAX_REGEX_CHARS_PER_POD) {
+        own.push({ field: `${field}.regex`, message: `the pod's regexes would total ${regexChars + spec.regex.length} characters; at most ${MAX_REGEX_CHARS_PER_POD} in one pod (each is compiled at admission): shorten them or use the json parser` });
+      } else {
+        if (spec.regex.length <= MAX_REGEX_CHARS) regexChars += spec.regex.length;
         const regexProblem = checkRegex(spec.regex);
         if (regexProblem) own.push({ field: `${field}.regex`, message: regexProblem });
       }
