@@ -96,6 +96,7 @@ describe('the review memo', () => {
         subdomain: 'db',
         affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [`node-${i}`] }] }] } } },
         containers: sample.spec.containers.map((c) => ({ ...c, image: `app:${i}`, env: [{ name: 'N', value: String(i) }] })),
+        volumes: [...(sample.spec.volumes ?? []), { name: 'data', persistentVolumeClaim: { claimName: `data-db-${i}` } }],
       },
     });
     const answers = Array.from({ length: 6 }, (_, i) => {

@@ -13,9 +13,8 @@
  *   validated when the answer was made), the uid spliced in.
  *
  * Other pods of one workload are not byte for byte the same, yet `mutate` gives them the same
- * answer: a DaemonSet's pods differ in their node affinity, a StatefulSet's in their names (but
- * not when it has claim templates: each pod's claim is a volume, which sidelog reads), a
- * CronJob's Jobs in their labels, a new ReplicaSet's in its hash label and the image being rolled
+ * answer: a DaemonSet's pods differ in their node affinity, a StatefulSet's in their names and
+ * claims' names, a CronJob's Jobs in their labels, a new ReplicaSet's in its hash label and the image being rolled
  * out (an Indexed Job's pods differ in an annotation, so they are not one shape). So
  * a review whose bytes are new is parsed and validated, and then looked up by its pod's *shape*
  * (core/pod-shape.ts: the pod without the fields sidelog never reads) with everything else that

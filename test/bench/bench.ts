@@ -177,7 +177,7 @@ interface Paced {
  * - `identical`: the realistic review, always the same bytes (a ReplicaSet's pods: answered by the
  *   bytes after the second);
  * - `distinct`: each pod with its own `pod-template-hash` label, so no two requests share their
- *   bytes; their shape (what sidelog reads) is one (a DaemonSet's pods, a CronJob's Jobs', a
+ *   bytes; their shape (what sidelog reads) is one (a DaemonSet's pods, a StatefulSet's, a CronJob's Jobs', a
  *   rollout's: answered by the shape after the second);
  * - `shapes`: each pod with one more container of its own name, so no two requests share their
  *   bytes or their shape, and every one is worked out in full (only the memos of what repeats

@@ -8,7 +8,7 @@
  *  - changing every left-out field changes nothing in the answer, while the shape is the same.
  */
 import fc from 'fast-check';
-import { CONTAINER_LISTS, READ_METADATA_FIELDS, UNREAD_CONTAINER_FIELDS, UNREAD_SPEC_FIELDS, podShape, shapeText } from '../../webhook/core/pod-shape.js';
+import { CONTAINER_LISTS, READ_METADATA_FIELDS, UNREAD_CLAIM_FIELDS, UNREAD_CONTAINER_FIELDS, UNREAD_SPEC_FIELDS, podShape, shapeText } from '../../webhook/core/pod-shape.js';
 import { type MutateInput, mutate } from '../../webhook/inject/mutate.js';
 import { parseKubeVersion } from '../../webhook/core/kube-version.js';
 import type { Pod } from '../../webhook/core/pod.js';
@@ -27,6 +27,7 @@ function leftOut(path: readonly string[]): { field: string; below: boolean } | u
   if (top === 'metadata' && (key === 'name' || key === 'generateName') && i !== undefined) return { field: `metadata.${key}`, below: true };
   if (top === 'spec' && UNREAD_SPEC_FIELDS.has(key ?? '')) return { field: `spec.${key}`, below: path.length > 2 };
   if (top === 'spec' && CONTAINER_LISTS.includes(key ?? '') && UNREAD_CONTAINER_FIELDS.has(field ?? '')) return { field: `spec.${key}[].${field}`, below: path.length > 4 };
+  if (top === 'spec' && key === 'volumes' && field === 'persistentVolumeClaim' && UNREAD_CLAIM_FIELDS.has(path[4] ?? '')) return { field: `spec.volumes[].persistentVolumeClaim.${path[4]}`, below: path.length > 5 };
   return undefined;
 }
 
@@ -39,7 +40,10 @@ function leftOut(path: readonly string[]): { field: string; below: boolean } | u
  */
 const fromZod = () => /[/\\]node_modules[/\\]zod[/\\]/.test(new Error().stack ?? '');
 /** Objects whose keys include left-out fields: metadata, spec, each container. */
-const holdsLeftOut = (path: readonly string[]) => (path.length === 1 && (path[0] === 'metadata' || path[0] === 'spec')) || (path.length === 3 && path[0] === 'spec' && CONTAINER_LISTS.includes(path[1]!));
+const holdsLeftOut = (path: readonly string[]) =>
+  (path.length === 1 && (path[0] === 'metadata' || path[0] === 'spec')) ||
+  (path.length === 3 && path[0] === 'spec' && CONTAINER_LISTS.includes(path[1]!)) ||
+  (path.length === 4 && path[0] === 'spec' && path[1] === 'volumes' && path[3] === 'persistentVolumeClaim');
 function watched(value: unknown, path: string[], reads: string[]): unknown {
   if (typeof value !== 'object' || value === null) return value;
   const note = (key: string | symbol, how: string) => {
@@ -71,6 +75,12 @@ function watched(value: unknown, path: string[], reads: string[]): unknown {
   });
 }
 
+/** The pod's volumes with every claim's name set to `claimName` (a StatefulSet's claim templates). */
+function claims(volumes: unknown, claimName: unknown): unknown {
+  if (!Array.isArray(volumes)) return volumes;
+  return volumes.map((v: Record<string, unknown>) => (v && typeof v === 'object' && v.persistentVolumeClaim && typeof v.persistentVolumeClaim === 'object' ? { ...v, persistentVolumeClaim: { ...(v.persistentVolumeClaim as object), claimName } } : v));
+}
+
 /**
  * A sibling whose left-out fields all have the wrong types, and whose names are empty strings:
  * anything that checked them (zod included) or told empty names apart would answer differently.
@@ -96,6 +106,7 @@ function oddSibling(pod: Pod): Pod {
       subdomain: [],
       nodeName: { x: 1 },
       affinity: 'anywhere',
+      ...(spec.volumes ? { volumes: claims(spec.volumes, 42) } : {}),
       containers: containers(spec.containers) as Pod['spec']['containers'],
       ...(spec.initContainers ? { initContainers: containers(spec.initContainers) as Pod['spec']['containers'] } : {}),
       ...(spec.ephemeralContainers ? { ephemeralContainers: containers(spec.ephemeralContainers) as Pod['spec']['containers'] } : {}),
@@ -122,6 +133,7 @@ function sibling(pod: Pod, n: number): Pod {
       subdomain: `sub-${n}`,
       nodeName: `node-${n}`,
       affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [`node-${n}`] }] }] } } },
+      ...(spec.volumes ? { volumes: claims(spec.volumes, `data-db-${n}`) as Pod['spec']['volumes'] } : {}),
       containers: containers(spec.containers) as Pod['spec']['containers'],
       ...(spec.initContainers ? { initContainers: containers(spec.initContainers) as Pod['spec']['containers'] } : {}),
       ...(spec.ephemeralContainers ? { ephemeralContainers: containers(spec.ephemeralContainers) as Pod['spec']['containers'] } : {}),
@@ -184,6 +196,7 @@ describe('the pod shape leaves out only what sidelog never reads', () => {
       ['a name that is not a string', { ...pod, metadata: { ...pod.metadata, name: 5 as never } }],
       ['the grace period', { ...pod, spec: { ...pod.spec, terminationGracePeriodSeconds: 1 } }],
       ['the security context', { ...pod, spec: { ...pod.spec, securityContext: { runAsUser: 1234 } } }],
+      ['a volume', { ...pod, spec: { ...pod.spec, volumes: [...(pod.spec.volumes ?? []), { name: 'data', persistentVolumeClaim: { claimName: 'd' } }] } }],
     ];
     for (const [what, other] of changed) expect([what, shapeText(podShape(other)) === shape]).toEqual([what, false]);
     expect(podShape(pod)).not.toBe(pod);

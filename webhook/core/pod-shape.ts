@@ -3,19 +3,21 @@
  * only there get the same answer from `mutate`, and can share one remembered answer.
  *
  * The pods of one workload often differ at admission in exactly such fields:
- *  - a StatefulSet's pods in their name, `hostname` and `statefulset.kubernetes.io/pod-name` label
- *    (but with volume claim templates each pod's claim is a volume of its own: another shape);
+ *  - a StatefulSet's pods in their name, `hostname`, `statefulset.kubernetes.io/pod-name` label
+ *    and, with volume claim templates, the `claimName` of each claim's volume;
  *  - a DaemonSet's pods in the node affinity that pins each one to its node;
  *  - a CronJob's Jobs' pods in their `controller-uid` and `job-name` labels (an Indexed Job's pods
  *    differ in their completion-index annotation: another shape each);
  *  - the pods of a Deployment's new ReplicaSet in their `pod-template-hash` label, and usually in
  *    the image or env of a container (the change being rolled out).
  * sidelog reads none of these: `mutate` reads the pod's annotations, its containers' names, mounts
- * and ports, its volumes, security context, OS, restart policy and grace period (PodSchema and the
- * planner), and checks only that a name is a string. So the shape keeps everything except:
+ * and ports, its volumes' names and kinds, security context, OS, restart policy and grace period
+ * (PodSchema and the planner), and checks only that a name is a string. So the shape keeps
+ * everything except:
  *  - metadata: anything but `annotations`, `namespace`, and the *kind* of `name` and `generateName`;
  *  - spec: `affinity`, `nodeName`, `hostname`, `subdomain`;
- *  - each container (app, init, ephemeral): `image`, `env`, `envFrom`.
+ *  - each container (app, init, ephemeral): `image`, `env`, `envFrom`;
+ *  - each volume's `persistentVolumeClaim.claimName`.
  *
  * Whatever is left out must stay unread: test/core/pod-shape.test.ts runs `mutate` on every golden
  * and on generated pods behind a proxy that fails on any read of a left-out field, and checks that
@@ -34,6 +36,8 @@ export const UNREAD_SPEC_FIELDS: ReadonlySet<string> = new Set(['affinity', 'nod
 /** The only metadata fields kept (`name` and `generateName` by their kind only). */
 export const READ_METADATA_FIELDS: ReadonlySet<string> = new Set(['annotations', 'namespace', 'name', 'generateName']);
 export const CONTAINER_LISTS: readonly string[] = ['containers', 'initContainers', 'ephemeralContainers'];
+/** Left out of a volume's `persistentVolumeClaim`. */
+export const UNREAD_CLAIM_FIELDS: ReadonlySet<string> = new Set(['claimName']);
 
 type Fields = Record<string, unknown>;
 
@@ -72,8 +76,20 @@ export function podShape(pod: unknown): unknown {
       const items = s[list];
       if (Array.isArray(items)) s[list] = items.map((c) => (isRecord(c) ? without(c, UNREAD_CONTAINER_FIELDS) : c));
     }
+    const volumes = s.volumes;
+    if (Array.isArray(volumes)) s.volumes = volumes.map(volumeShape);
     out.spec = s;
   }
+  return out;
+}
+
+/** A volume without its claim's name (a StatefulSet's pods each have their own claim). */
+function volumeShape(v: unknown): unknown {
+  if (!isRecord(v)) return v;
+  const claim = own(v, 'persistentVolumeClaim');
+  if (!isRecord(claim)) return v;
+  const out = without(v, NOTHING);
+  out.persistentVolumeClaim = without(claim, UNREAD_CLAIM_FIELDS);
   return out;
 }
 
