@@ -14,9 +14,9 @@
  *
  * Other pods of one workload are not byte for byte the same, yet `mutate` gives them the same
  * answer: a DaemonSet's pods differ in their node affinity, a StatefulSet's in their names and
- * claims' names, a CronJob's Jobs in their labels, a new ReplicaSet's in its hash label and the image being rolled
- * out (an Indexed Job's pods differ in an annotation, so they are not one shape). So
- * a review whose bytes are new is parsed and validated, and then looked up by its pod's *shape*
+ * claims' names, a CronJob's Jobs in their labels, a new ReplicaSet's in its hash label and the
+ * image being rolled out (an Indexed Job's pods differ in an annotation, so they are not one
+ * shape). So a review whose bytes are new is parsed and validated, and then looked up by its pod's *shape*
  * (core/pod-shape.ts: the pod without the fields sidelog never reads) with everything else that
  * decides the answer; remembered the same way, on the shape's second sighting.
  */
@@ -135,19 +135,19 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
     return id;
   };
   const contextOf = (ctx: ReviewContext) => `${policyId(ctx.policy)}\u0000${ctx.enforcement}\u0000${ctx.kubeVersion ? `${ctx.kubeVersion.major}.${ctx.kubeVersion.minor}` : ''}\u0000`;
-  const keyOf = (raw: Buffer, scan: BodyScan, ctx: ReviewContext): string | undefined => {
+  const keyOf = (raw: Buffer, scan: BodyScan, context: string): string | undefined => {
     if (raw.length > opts.maxBodyBytes || !scan.uid) return undefined;
-    return createHash('sha256').update(contextOf(ctx)).update(raw.subarray(0, scan.uid.start)).update(raw.subarray(scan.uid.end)).digest('base64');
+    return createHash('sha256').update(context).update(raw.subarray(0, scan.uid.start)).update(raw.subarray(scan.uid.end)).digest('base64');
   };
   /**
    * The key of a parsed review by its pod's shape and every request field `answerReview` reads
    * (all but the uid, which the answer gets spliced in). `shape:` keeps it apart from byte keys.
    */
-  const shapeKeyOf = (raw: Buffer, review: AdmissionReview, ctx: ReviewContext): string | undefined => {
+  const shapeKeyOf = (raw: Buffer, review: AdmissionReview, context: string): string | undefined => {
     if (raw.length > opts.maxBodyBytes) return undefined;
     const r = review.request;
     const asked = [review.apiVersion, r.kind.group, r.kind.kind, r.subResource ?? null, r.namespace ?? null, r.operation, podShape(r.object)];
-    return `shape:${createHash('sha256').update(contextOf(ctx)).update(shapeText(asked)).digest('base64')}`;
+    return `shape:${createHash('sha256').update(context).update(shapeText(asked)).digest('base64')}`;
   };
   return {
     get bytes() {
@@ -157,7 +157,9 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
       return memo.size;
     },
     answer(raw, scan, ctx, parse) {
-      const key = keyOf(raw, scan, ctx);
+      // What decides the answer besides the request: both keys start with it.
+      const context = contextOf(ctx);
+      const key = keyOf(raw, scan, context);
       const scannedUid = key !== undefined ? uidOf(raw, scan) : undefined;
       if (key !== undefined && scannedUid !== undefined) {
         const hit = memo.get(key);
@@ -166,7 +168,7 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
       const review = parse();
       const uid = review.request.uid;
       const dryRun = review.request.dryRun ?? false;
-      const shapeKey = shapeKeyOf(raw, review, ctx);
+      const shapeKey = shapeKeyOf(raw, review, context);
       if (shapeKey !== undefined) {
         const hit = memo.get(shapeKey);
         if (hit) return { ...facts(hit), dryRun, uid, body: withUid(hit, uid), remembered: 'shape' };

@@ -177,15 +177,17 @@ interface Paced {
  * - `identical`: the realistic review, always the same bytes (a ReplicaSet's pods: answered by the
  *   bytes after the second);
  * - `distinct`: each pod with its own `pod-template-hash` label, so no two requests share their
- *   bytes; their shape (what sidelog reads) is one (a DaemonSet's pods, a StatefulSet's, a CronJob's Jobs', a
- *   rollout's: answered by the shape after the second);
+ *   bytes; their shape (what sidelog reads) is one (a DaemonSet's pods, a StatefulSet's, a
+ *   CronJob's Jobs', a rollout's: answered by the shape after the second);
  * - `shapes`: each pod with one more container of its own name, so no two requests share their
  *   bytes or their shape, and every one is worked out in full (only the memos of what repeats
  *   inside a review help: the rendered config, the parsed annotation, the patch's long strings).
  */
 type Requests = 'identical' | 'distinct' | 'shapes';
 const distinctTemplate = body.replace('"labels":{"app":"shop"}', '"labels":{"app":"shop","pod-template-hash":"@@"}');
-const shapeTemplate = body.replace('"containers":[', '"containers":[{"name":"extra-@@","image":"registry.example.com/extra:1"},');
+/** A review's JSON with one more container in front, `extra-@@` (`@@` filled per request): a new shape each. */
+const newShapes = (reviewJson: string) => reviewJson.replace('"containers":[', '"containers":[{"name":"extra-@@","image":"registry.example.com/extra:1"},');
+const shapeTemplate = newShapes(body);
 let distinctCounter = 0;
 /** The body of the next request of a row (`identical`: always the same). */
 function nextBody(requests: Requests, prefix: string): string {
@@ -380,7 +382,7 @@ async function main() {
 }
 
 /** A review of the 64 KB pod, each with a container of its own name: a new shape, worked out in full. */
-const bigTemplate = JSON.stringify({ ...review, request: { ...review.request, object: bigPod() } }).replace('"containers":[', '"containers":[{"name":"extra-@@","image":"registry.example.com/extra:1"},');
+const bigTemplate = newShapes(JSON.stringify({ ...review, request: { ...review.request, object: bigPod() } }));
 
 interface Sequential {
   /** Round trip seen by the client, ms (sorted). */

@@ -81,64 +81,74 @@ function claims(volumes: unknown, claimName: unknown): unknown {
   return volumes.map((v: Record<string, unknown>) => (v && typeof v === 'object' && v.persistentVolumeClaim && typeof v.persistentVolumeClaim === 'object' ? { ...v, persistentVolumeClaim: { ...(v.persistentVolumeClaim as object), claimName } } : v));
 }
 
+/** New values for every left-out field: what one pod of a workload has and its sibling does not. */
+interface LeftOut {
+  /** `name` and `generateName`, each set only where the pod has one. */
+  readonly names: { readonly name: unknown; readonly generateName: unknown };
+  /** Other metadata fields, set or added. */
+  readonly metadata: Record<string, unknown>;
+  /** Spec fields, set or added. */
+  readonly spec: Record<string, unknown>;
+  /** Set on every container: app, init and ephemeral. */
+  readonly container: Record<string, unknown>;
+  /** Set as the claim's name of every persistentVolumeClaim volume. */
+  readonly claimName: unknown;
+}
+
+/** The pod with its left-out fields as `v` says: a pod sidelog must answer as it answers `pod`. */
+function withLeftOut(pod: Pod, v: LeftOut): Pod {
+  const spec = pod.spec as Pod['spec'] & Record<string, unknown>;
+  const containers = (list: unknown) => (Array.isArray(list) ? list.map((c: Record<string, unknown>) => ({ ...c, ...v.container })) : list);
+  return {
+    ...pod,
+    metadata: {
+      ...pod.metadata,
+      ...(pod.metadata?.name !== undefined ? { name: v.names.name } : {}),
+      ...(pod.metadata?.generateName !== undefined ? { generateName: v.names.generateName } : {}),
+      ...v.metadata,
+    } as Pod['metadata'],
+    spec: {
+      ...spec,
+      ...v.spec,
+      ...(spec.volumes ? { volumes: claims(spec.volumes, v.claimName) } : {}),
+      containers: containers(spec.containers),
+      ...(spec.initContainers ? { initContainers: containers(spec.initContainers) } : {}),
+      ...(spec.ephemeralContainers ? { ephemeralContainers: containers(spec.ephemeralContainers) } : {}),
+    } as unknown as Pod['spec'],
+  };
+}
+
 /**
  * A sibling whose left-out fields all have the wrong types, and whose names are empty strings:
  * anything that checked them (zod included) or told empty names apart would answer differently.
  */
 function oddSibling(pod: Pod): Pod {
-  const spec = pod.spec as Pod['spec'] & Record<string, unknown>;
-  const containers = (list: unknown) => (Array.isArray(list) ? list.map((c: Record<string, unknown>) => ({ ...c, image: 7, env: 'not a list', envFrom: { x: 1 } })) : list);
-  return {
-    ...pod,
-    metadata: {
-      ...pod.metadata,
-      ...(pod.metadata?.name !== undefined ? { name: '' } : {}),
-      ...(pod.metadata?.generateName !== undefined ? { generateName: '' } : {}),
-      labels: 'not a map',
-      ownerReferences: 5,
-      uid: null,
-      creationTimestamp: { odd: true },
-      managedFields: [1, 2],
-    } as unknown as Pod['metadata'],
-    spec: {
-      ...spec,
-      hostname: 5,
-      subdomain: [],
-      nodeName: { x: 1 },
-      affinity: 'anywhere',
-      ...(spec.volumes ? { volumes: claims(spec.volumes, 42) } : {}),
-      containers: containers(spec.containers) as Pod['spec']['containers'],
-      ...(spec.initContainers ? { initContainers: containers(spec.initContainers) as Pod['spec']['containers'] } : {}),
-      ...(spec.ephemeralContainers ? { ephemeralContainers: containers(spec.ephemeralContainers) as Pod['spec']['containers'] } : {}),
-    } as unknown as Pod['spec'],
-  };
+  return withLeftOut(pod, {
+    names: { name: '', generateName: '' },
+    metadata: { labels: 'not a map', ownerReferences: 5, uid: null, creationTimestamp: { odd: true }, managedFields: [1, 2] },
+    spec: { hostname: 5, subdomain: [], nodeName: { x: 1 }, affinity: 'anywhere' },
+    container: { image: 7, env: 'not a list', envFrom: { x: 1 } },
+    claimName: 42,
+  });
 }
 
 /** Every left-out field changed (or added): another StatefulSet, DaemonSet, Job or rollout sibling. */
 function sibling(pod: Pod, n: number): Pod {
-  const spec = pod.spec as Pod['spec'] & Record<string, unknown>;
-  const containers = (list: unknown) => (Array.isArray(list) ? list.map((c: Record<string, unknown>) => ({ ...c, image: `other/image:${n}`, env: [{ name: 'SIBLING', value: String(n) }], envFrom: [{ configMapRef: { name: `cm-${n}` } }] })) : list);
-  return {
-    ...pod,
+  return withLeftOut(pod, {
+    names: { name: `renamed-${n}`, generateName: `gen-${n}-` },
     metadata: {
-      ...pod.metadata,
-      ...(pod.metadata?.name !== undefined ? { name: `renamed-${n}` } : {}),
-      ...(pod.metadata?.generateName !== undefined ? { generateName: `gen-${n}-` } : {}),
       labels: { ...(pod.metadata as { labels?: Record<string, string> })?.labels, 'pod-template-hash': `h${n}`, 'controller-uid': `uid-${n}` },
       ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `rs-${n}`, uid: `u-${n}`, controller: true }],
-    } as Pod['metadata'],
+    },
     spec: {
-      ...spec,
       hostname: `host-${n}`,
       subdomain: `sub-${n}`,
       nodeName: `node-${n}`,
       affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [`node-${n}`] }] }] } } },
-      ...(spec.volumes ? { volumes: claims(spec.volumes, `data-db-${n}`) as Pod['spec']['volumes'] } : {}),
-      containers: containers(spec.containers) as Pod['spec']['containers'],
-      ...(spec.initContainers ? { initContainers: containers(spec.initContainers) as Pod['spec']['containers'] } : {}),
-      ...(spec.ephemeralContainers ? { ephemeralContainers: containers(spec.ephemeralContainers) as Pod['spec']['containers'] } : {}),
-    } as Pod['spec'],
-  };
+    },
+    container: { image: `other/image:${n}`, env: [{ name: 'SIBLING', value: String(n) }], envFrom: [{ configMapRef: { name: `cm-${n}` } }] },
+    claimName: `data-db-${n}`,
+  });
 }
 
 /** Everything of a mutate result that goes into an answer. */

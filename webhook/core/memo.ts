@@ -16,8 +16,15 @@
  */
 import { createHash } from 'node:crypto';
 
+/** A remembered value, its counted size, and whether it was read since it last moved. */
+interface LruEntry<V> {
+  readonly value: V;
+  readonly bytes: number;
+  used: boolean;
+}
+
 export class ByteLru<V> {
-  private readonly entries = new Map<string, { value: V; bytes: number; used: boolean }>();
+  private readonly entries = new Map<string, LruEntry<V>>();
   private held = 0;
 
   constructor(
@@ -54,7 +61,7 @@ export class ByteLru<V> {
     // Oldest first: a marked entry (and the one just set) goes to the back unmarked, the first
     // unmarked one is dropped. Each move unmarks, so this ends within two rounds of the entries.
     while (this.held > this.maxBytes && this.entries.size > 1) {
-      const [k, e] = this.entries.entries().next().value as [string, { value: V; bytes: number; used: boolean }];
+      const [k, e] = this.entries.entries().next().value as [string, LruEntry<V>];
       this.entries.delete(k);
       if (e.used || k === key) {
         e.used = false;

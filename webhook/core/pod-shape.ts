@@ -29,6 +29,8 @@
  * (`1e400` parses to Infinity, which `JSON.stringify` writes as `null`).
  */
 
+import { type Obj, isObject } from './pod.js';
+
 /** Left out of every container. */
 export const UNREAD_CONTAINER_FIELDS: ReadonlySet<string> = new Set(['image', 'env', 'envFrom']);
 /** Left out of the spec. */
@@ -39,14 +41,11 @@ export const CONTAINER_LISTS: readonly string[] = ['containers', 'initContainers
 /** Left out of a volume's `persistentVolumeClaim`. */
 export const UNREAD_CLAIM_FIELDS: ReadonlySet<string> = new Set(['claimName']);
 
-type Fields = Record<string, unknown>;
-
-const isRecord = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
-const own = (o: Fields, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
+const own = (o: Obj, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
 
 /** A copy of `o`'s own fields but those in `unread`, with no prototype (a `__proto__` key is a field). */
-function without(o: Fields, unread: ReadonlySet<string>): Fields {
-  const out = Object.create(null) as Fields;
+function without(o: Obj, unread: ReadonlySet<string>): Obj {
+  const out = Object.create(null) as Obj;
   for (const k of Object.keys(o)) if (!unread.has(k)) out[k] = o[k];
   return out;
 }
@@ -61,20 +60,20 @@ const kindOf = (v: unknown): unknown => (typeof v === 'string' ? '' : v);
  * copied). Anything that is not a pod-like object is its own shape.
  */
 export function podShape(pod: unknown): unknown {
-  if (!isRecord(pod)) return pod;
+  if (!isObject(pod)) return pod;
   const out = without(pod, NOTHING);
   const meta = own(pod, 'metadata');
-  if (isRecord(meta)) {
-    const m = Object.create(null) as Fields;
+  if (isObject(meta)) {
+    const m = Object.create(null) as Obj;
     for (const k of Object.keys(meta)) if (READ_METADATA_FIELDS.has(k)) m[k] = k === 'name' || k === 'generateName' ? kindOf(meta[k]) : meta[k];
     out.metadata = m;
   }
   const spec = own(pod, 'spec');
-  if (isRecord(spec)) {
+  if (isObject(spec)) {
     const s = without(spec, UNREAD_SPEC_FIELDS);
     for (const list of CONTAINER_LISTS) {
       const items = s[list];
-      if (Array.isArray(items)) s[list] = items.map((c) => (isRecord(c) ? without(c, UNREAD_CONTAINER_FIELDS) : c));
+      if (Array.isArray(items)) s[list] = items.map((c) => (isObject(c) ? without(c, UNREAD_CONTAINER_FIELDS) : c));
     }
     const volumes = s.volumes;
     if (Array.isArray(volumes)) s.volumes = volumes.map(volumeShape);
@@ -85,9 +84,9 @@ export function podShape(pod: unknown): unknown {
 
 /** A volume without its claim's name (a StatefulSet's pods each have their own claim). */
 function volumeShape(v: unknown): unknown {
-  if (!isRecord(v)) return v;
+  if (!isObject(v)) return v;
   const claim = own(v, 'persistentVolumeClaim');
-  if (!isRecord(claim)) return v;
+  if (!isObject(claim)) return v;
   const out = without(v, NOTHING);
   out.persistentVolumeClaim = without(claim, UNREAD_CLAIM_FIELDS);
   return out;

@@ -4,6 +4,14 @@
  */
 import { z } from 'zod';
 
+/** A JSON object as parsed: any keys, unknown values. */
+export type Obj = Record<string, unknown>;
+
+/** Whether a parsed value is a JSON object (not null, not an array). */
+export function isObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 export interface EnvVar {
   name: string;
   value?: string;

@@ -20,14 +20,8 @@
  * completion-index annotation and `JOB_COMPLETION_INDEX` env, and what the API server's built-in
  * admission plugins add before webhooks run (the ServiceAccount token volume, LimitRanger defaults).
  */
-import type { Container, Pod, Volume } from './pod.js';
+import { type Container, type Obj, type Pod, type Volume, isObject } from './pod.js';
 import type { Problem } from './problems.js';
-
-type Obj = Record<string, unknown>;
-
-function isObject(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Where each kind keeps its pod template. */
 export const TEMPLATE_PATH: Readonly<Record<string, readonly string[]>> = {

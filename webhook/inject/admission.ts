@@ -67,10 +67,9 @@ const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
 
 /**
  * Base64 of a text's UTF-8 bytes. A patch of up to 21,845 characters (at most 64 KB of UTF-8) is
- * encoded into one buffer the process
- * reuses (synchronously, so no two answers share it at once): `Buffer.from(text)` would allocate
- * memory outside the V8 heap for every distinct pod, and V8 counts that memory towards its next
- * full collection.
+ * encoded into one buffer the process reuses (synchronously, so no two answers share it at once):
+ * `Buffer.from(text)` would allocate memory outside the V8 heap for every distinct pod, and V8
+ * counts that memory towards its next full collection.
  */
 export function base64(text: string): string {
   if (text.length * 3 > SCRATCH_BYTES) return Buffer.from(text, 'utf8').toString('base64');

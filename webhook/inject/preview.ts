@@ -10,7 +10,7 @@ import fastJsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import type { KubeVersion } from '../core/kube-version.js';
 import { type Enforcement, type MutateResult, mutate } from './mutate.js';
-import type { Pod } from '../core/pod.js';
+import { type Obj, type Pod, isObject } from '../core/pod.js';
 import type { Policy } from '../core/policy.js';
 import { InputError } from '../core/problems.js';
 import { TEMPLATE_PATH, admissionPod, withSidelogChanges } from '../core/workload-pod.js';
@@ -43,12 +43,6 @@ export interface PreviewResult {
   readonly skipReason?: string;
   readonly injection?: MutateResult['injection'];
   readonly configs: MutateResult['configs'];
-}
-
-type Obj = Record<string, unknown>;
-
-function isObject(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Preview one manifest object. Throws InputError naming the field when it is not a previewable object. */
