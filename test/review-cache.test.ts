@@ -1,8 +1,9 @@
 /**
  * Remember only what repeats, bounded by bytes (issues 8 and 10): the review memo keyed by a hash
- * of the raw bytes without the uid, admitted on the second sighting, answering hits from the
- * bytes with the right uid; the answer serialized in one pass; the annotation memo bounded by
- * bytes; the body scan that finds `request.uid` and measures nesting.
+ * of the review's shape read off its raw bytes (without the uid and what sidelog never reads),
+ * admitted on the second sighting, answering hits from the bytes with the right uid; the answer
+ * serialized in one pass; the annotation memo bounded by bytes; the body scan that finds
+ * `request.uid` and measures nesting.
  */
 import { type AdmissionReview, answerReview, base64, parseReview } from '../webhook/inject/admission.js';
 import { ByteLru, Sightings, memoize } from '../webhook/core/memo.js';
@@ -21,6 +22,8 @@ function reviewBytes(object: unknown, uid: string, namespace = 'team-a'): Buffer
   return Buffer.from(JSON.stringify(admissionReview(object, { uid, namespace })));
 }
 const parse = (raw: Buffer) => () => (parseReview(JSON.parse(raw.toString())) as { review: AdmissionReview }).review;
+/** What the route does: scan (with the shape's cuts when the body may be remembered), then answer. */
+const answer = (cache: ReturnType<typeof createReviewCache>, raw: Buffer, c: Parameters<ReturnType<typeof createReviewCache>['answer']>[2] = ctx, p = parse(raw)) => cache.answer(raw, scanBody(raw, cache.remembers(raw)), c, p);
 
 describe('serializeAnswer: one pass, the same AdmissionReview as the core', () => {
   it.each(cases.filter((c) => c.kubeVersion === '1.30').map((c) => [c.name, c] as const))('%s', (_name, c) => {
@@ -43,10 +46,10 @@ describe('the review memo', () => {
     const cache = createReviewCache();
     const answers = ['u1', 'u2', 'u3', 'u\\"4'].map((uid) => {
       const raw = reviewBytes(sample, uid);
-      return cache.answer(raw, scanBody(raw), ctx, parse(raw));
+      return answer(cache, raw);
     });
     expect(answers.map((a) => a.remembered)).toEqual([false, false, 'bytes', 'bytes']);
-    expect(cache.size).toBe(2); // by its bytes and by its shape, admitted together on the second sighting
+    expect(cache.size).toBe(1);
     for (const [i, a] of answers.entries()) {
       const uid = ['u1', 'u2', 'u3', 'u\\"4'][i]!;
       const fresh = answerReview(parse(reviewBytes(sample, uid))(), ctx);
@@ -61,7 +64,7 @@ describe('the review memo', () => {
     const pod = { ...sample, metadata: { ...sample.metadata, annotations: { ...sample.metadata!.annotations, 'sidelog.io/streams': `${sample.metadata!.annotations!['sidelog.io/streams']}\n- {path: /var/log/app/other.log, container: web, output: nö-ßuch}` } } };
     for (const uid of ['ид-1', 'ид-2', '日本-3']) {
       const raw = reviewBytes(pod, uid);
-      const a = cache.answer(raw, scanBody(raw), ctx, parse(raw));
+      const a = answer(cache, raw);
       const fresh = answerReview(parse(raw)(), ctx);
       expect(fresh.review.response.patch).toBeDefined();
       expect(fresh.review.response.warnings?.some((w) => /[^\x00-\x7f]/.test(w))).toBe(true);
@@ -69,7 +72,7 @@ describe('the review memo', () => {
       expect(typeof a.body === 'string').toBe(!a.remembered);
       expect(JSON.parse(a.body.toString('utf8'))).toEqual(fresh.review);
     }
-    expect(cache.size).toBe(2);
+    expect(cache.size).toBe(1);
   });
 
   /** The sample pod with one more container, named `extra-<i>`: a new shape each time. */
@@ -79,7 +82,7 @@ describe('the review memo', () => {
     const cache = createReviewCache();
     for (let i = 0; i < 300; i++) {
       const raw = reviewBytes(newShape(i), `u${i}`);
-      expect(cache.answer(raw, scanBody(raw), ctx, parse(raw)).remembered).toBe(false);
+      expect(answer(cache, raw).remembered).toBe(false);
     }
     expect([cache.size, cache.bytes]).toEqual([0, 0]);
   });
@@ -101,23 +104,41 @@ describe('the review memo', () => {
     });
     const answers = Array.from({ length: 6 }, (_, i) => {
       const raw = reviewBytes(sibling(i), `u${i}`);
-      return { a: cache.answer(raw, scanBody(raw), ctx, parse(raw)), fresh: answerReview(parse(raw)(), ctx) };
+      return { a: answer(cache, raw), fresh: answerReview(parse(raw)(), ctx) };
     });
     expect(answers.map(({ a }) => a.remembered)).toEqual([false, false, 'shape', 'shape', 'shape', 'shape']);
     for (const [i, { a, fresh }] of answers.entries()) {
       expect(JSON.parse(a.body.toString('utf8'))).toEqual(fresh.review);
       expect([a.uid, a.outcome, a.namespace, a.operation]).toEqual([`u${i}`, 'injected', 'team-a', 'CREATE']);
     }
-    // dryRun is the review's own, not the remembered one's.
-    const dry = Buffer.from(JSON.stringify({ ...admissionReview(sibling(9), { uid: 'dry', namespace: 'team-a' }), request: { ...admissionReview(sibling(9), { uid: 'dry', namespace: 'team-a' }).request, dryRun: true } }));
-    expect(cache.answer(dry, scanBody(dry), ctx, parse(dry))).toMatchObject({ remembered: 'shape', dryRun: true, uid: 'dry' });
+    // dryRun is part of the shape: a dry run is remembered as a shape of its own, with its dryRun.
+    const dry = (i: number) => Buffer.from(JSON.stringify({ ...admissionReview(sibling(i), { uid: `dry${i}`, namespace: 'team-a' }), request: { ...admissionReview(sibling(i), { uid: `dry${i}`, namespace: 'team-a' }).request, dryRun: true } }));
+    expect([10, 11, 12].map((i) => answer(cache, dry(i)))).toMatchObject([
+      { remembered: false, dryRun: true, uid: 'dry10' },
+      { remembered: false, dryRun: true, uid: 'dry11' },
+      { remembered: 'shape', dryRun: true, uid: 'dry12' },
+    ]);
     // A field sidelog reads is part of the shape: a container name, an annotation, the namespace.
     for (const [raw, why] of [
       [reviewBytes(newShape(1), 'n1'), 'a container more'],
       [reviewBytes({ ...sample, metadata: { ...sample.metadata, annotations: { ...sample.metadata!.annotations, other: 'x' } } }, 'n2'), 'an annotation more'],
       [reviewBytes(sibling(1), 'n3', 'team-b'), 'another namespace'],
       [reviewBytes({ ...sibling(1), metadata: { ...sibling(1).metadata, name: 7 } }, 'n4'), 'a name that is not a string'],
-    ] as const) expect([why, cache.answer(raw, scanBody(raw), ctx, parse(raw)).remembered]).toEqual([why, false]);
+    ] as const) expect([why, answer(cache, raw).remembered]).toEqual([why, false]);
+  });
+
+  it('never answers from memory a body that is not JSON where its shape cuts out: the parse refuses it', () => {
+    const cache = createReviewCache();
+    for (const uid of ['v1', 'v2']) answer(cache, reviewBytes(sample, uid));
+    const text = reviewBytes(sample, 'bad').toString();
+    expect(text).toContain('"labels":{"app":"shop"}');
+    for (const broken of ['{"app":shop}', '{"app":"sh\u0001op"}', '{"app":"sh\\qop"}', '{"app":"shop",}', 'tru', '{"app":"shop"']) {
+      const raw = Buffer.from(text.replace('{"app":"shop"}', broken));
+      expect(() => JSON.parse(raw.toString())).toThrow();
+      expect(() => answer(cache, raw)).toThrow(SyntaxError);
+    }
+    // The same label as valid JSON of another kind is only another value: found by the shape.
+    expect(answer(cache, Buffer.from(text.replace('{"app":"shop"}', '[1, {"x": null}]'))).remembered).toBe('shape');
   });
 
   it('is bounded by the bytes it holds, not by a count', () => {
@@ -127,12 +148,12 @@ describe('the review memo', () => {
       const pod = { ...newShape(i), metadata: { ...sample.metadata, labels: { pad: 'x'.repeat(60) } } };
       for (const uid of ['a', 'b']) {
         const raw = reviewBytes(pod, uid);
-        cache.answer(raw, scanBody(raw), ctx, parse(raw));
+        answer(cache, raw);
       }
     }
     expect(cache.bytes).toBeLessThanOrEqual(1024 * 1024);
     expect(cache.size).toBeGreaterThan(5);
-    expect(cache.size).toBeLessThan(200); // 100 pods, each by its bytes and by its shape
+    expect(cache.size).toBeLessThan(100); // 100 shapes, evicted by bytes
   });
 
   it('cannot be poisoned by a review whose pod differs only where JSON text would blur it (__proto__, 1e400)', () => {
@@ -149,10 +170,10 @@ describe('the review memo', () => {
       const cache = createReviewCache();
       for (const uid of ['f1', 'f2']) {
         const raw = review(podJson(forged!), uid);
-        cache.answer(raw, scanBody(raw), ctx, parse(raw));
+        answer(cache, raw);
       }
       const raw = review(podJson(real!), 'real');
-      const a = cache.answer(raw, scanBody(raw), ctx, parse(raw));
+      const a = answer(cache, raw);
       expect(a.remembered).toBe(false);
       expect(JSON.parse(a.body.toString('utf8'))).toEqual(answerReview(parse(raw)(), ctx).review);
     }
@@ -163,7 +184,7 @@ describe('the review memo', () => {
     const big = { ...sample, metadata: { ...sample.metadata, annotations: { ...sample.metadata!.annotations, pad: 'x'.repeat(4096) } } };
     for (const uid of ['a', 'b', 'c']) {
       const raw = reviewBytes(big, uid);
-      expect(cache.answer(raw, scanBody(raw), ctx, parse(raw)).remembered).toBe(false);
+      expect(answer(cache, raw).remembered).toBe(false);
     }
     expect(cache.size).toBe(0);
   });
@@ -172,7 +193,7 @@ describe('the review memo', () => {
     const cache = createReviewCache();
     const seen = (ns: string, c: typeof ctx | { policy: typeof policy; enforcement: 'required'; kubeVersion: typeof ctx.kubeVersion }) => {
       const raw = reviewBytes(sample, 'x', ns);
-      return cache.answer(raw, scanBody(raw), c, parse(raw)).remembered;
+      return answer(cache, raw, c).remembered;
     };
     for (let i = 0; i < 2; i++) seen('team-a', ctx);
     expect(seen('team-a', ctx)).toBe('bytes');
@@ -186,19 +207,18 @@ describe('the review memo', () => {
     ['a second uid key', (t: string) => t.replace('"uid":"x"', '"uid":"x","uid":"y"')],
     ['an escaped uid key', (t: string) => t.replace('"uid":"x"', '"uid":"x","\\u0075id":"y"')],
     ['a second request key', (t: string) => t.replace('{"apiVersion"', '{"request":{},"apiVersion"')],
-  ])('answers with the uid JSON.parse sees, and never remembers by the bytes, when the body has %s', (_what, edit) => {
+  ])('answers with the uid JSON.parse sees, and never remembers, when the body has %s (the API server sends none of them)', (_what, edit) => {
     const cache = createReviewCache();
     const remembered: unknown[] = [];
     for (let i = 0; i < 4; i++) {
       const raw = Buffer.from(edit(reviewBytes(sample, 'x').toString()));
       const review = parse(raw)();
-      const a = cache.answer(raw, scanBody(raw), ctx, () => review);
+      const a = answer(cache, raw, ctx, () => review);
       remembered.push(a.remembered);
       expect(JSON.parse(a.body.toString('utf8')).response.uid).toBe(review.request.uid);
     }
-    // Parsed, the review is found by its shape, and answered with the parsed uid.
-    expect(remembered).toEqual([false, false, 'shape', 'shape']);
-    expect(cache.size).toBe(1);
+    expect(remembered).toEqual([false, false, false, false]);
+    expect(cache.size).toBe(0);
   });
 });
 

@@ -36,10 +36,10 @@ export function rawBodies(app: FastifyInstance, types: { json?: boolean; yaml?: 
   });
 }
 
-/** Scan a JSON body: refuse it when empty or too deep. */
-export function scanJson(bytes: Buffer): BodyScan {
+/** Scan a JSON body (with `shape`, for its review's shape too): refuse it when empty or too deep. */
+export function scanJson(bytes: Buffer, shape = false): BodyScan {
   if (bytes.length === 0) throw httpError('EMPTY_BODY');
-  const scan = scanBody(bytes);
+  const scan = scanBody(bytes, shape);
   if (scan.depth > MAX_DEPTH) throw httpError('TOO_DEEP', `more than ${MAX_DEPTH} levels of objects and arrays`);
   return scan;
 }

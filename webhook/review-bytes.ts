@@ -1,12 +1,25 @@
 /**
- * One linear pass over a request body's raw bytes, before anything else reads it: how deeply it
- * nests (everything downstream may recurse, so a body nested deeper than any Kubernetes object
- * is refused before it is parsed), and where the AdmissionReview's `request.uid` string sits, so
- * that identical reviews can be recognised from their bytes without parsing them.
+ * One linear pass over a request body's raw bytes, before anything else reads it:
+ *  - how deeply it nests (everything downstream may recurse, so a body nested deeper than any
+ *    Kubernetes object is refused before it is parsed);
+ *  - where the AdmissionReview's `request.uid` string sits;
+ *  - where the values sit that the review's *shape* leaves out (core/pod-shape.ts): what neither
+ *    the answer nor its validation depends on. Reviews whose bytes are equal but for the uid and
+ *    those values get the same answer, so they can be recognised from their bytes without parsing
+ *    them: a ReplicaSet's pods (identical), a StatefulSet's, a DaemonSet's, a Job's (equal but for
+ *    names, labels, node affinity, images, env, claim names).
  */
+import { CONTAINER_LISTS, READ_METADATA_FIELDS, READ_REQUEST_FIELDS, UNREAD_CLAIM_FIELDS, UNREAD_CONTAINER_FIELDS, UNREAD_SPEC_FIELDS } from './core/pod-shape.js';
 
 /** Deeper than any Kubernetes object (a pod in a review, managedFields included, is ~20 levels). */
 export const MAX_DEPTH = 100;
+
+/** A value the shape leaves out whole, written `0` in the shape. */
+export const LEFT_OUT = 0;
+/** A string of which the shape keeps only that it is a string (`metadata.name`), written `""`. */
+export const STRING_KIND = 1;
+/** The `request.uid` string, spliced into the answer, written `""` in the shape. */
+export const UID = 2;
 
 export interface BodyScan {
   /** Deepest nesting of objects and arrays (1 for `{}`); > MAX_DEPTH stops the scan there. */
@@ -17,6 +30,11 @@ export interface BodyScan {
    * then answered without the memo).
    */
   readonly uid?: { readonly start: number; readonly end: number };
+  /**
+   * With `uid`, when asked for: the values the review's shape leaves out, in the order they come,
+   * as (start, end, LEFT_OUT | STRING_KIND | UID) triples of byte offsets. None nests in another.
+   */
+  readonly cuts?: readonly number[];
 }
 
 const QUOTE = 0x22;
@@ -26,6 +44,41 @@ const CLOSE_OBJECT = 0x7d;
 const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const COMMA = 0x2c;
+const COLON = 0x3a;
+
+const isSpace = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+
+/*
+ * Where a container sits in a review, as far as the shape cares. A key of a container in one of
+ * these places decides its value: kept (and, for some, a place of its own), left out, or kept by
+ * its kind. Everywhere else (OTHER) everything is kept.
+ */
+const OTHER = 0;
+const ROOT = 1;
+const REQUEST = 2;
+const OBJECT = 3;
+const METADATA = 4;
+const SPEC = 5;
+const CONTAINERS = 6;
+const CONTAINER = 7;
+const VOLUMES = 8;
+const VOLUME = 9;
+const CLAIM = 10;
+/** Places that are arrays (their items' place follows); the others are objects. */
+const ITEMS_OF: Readonly<Record<number, number>> = { [CONTAINERS]: CONTAINER, [VOLUMES]: VOLUME };
+
+/** What a key says of its value: kept, or a place (> 0), or one of these. */
+const KEEP = 0;
+const LEAVE_OUT = -1;
+const KIND = -2;
+const THE_UID = -3;
+
+const words = (set: ReadonlySet<string> | readonly string[]) => [...set];
+const REQUEST_KEPT = words(READ_REQUEST_FIELDS);
+const METADATA_KEPT = words(READ_METADATA_FIELDS).filter((k) => k !== 'name' && k !== 'generateName');
+const SPEC_LEFT_OUT = words(UNREAD_SPEC_FIELDS);
+const CONTAINER_LEFT_OUT = words(UNREAD_CONTAINER_FIELDS);
+const CLAIM_LEFT_OUT = words(UNREAD_CLAIM_FIELDS);
 
 function keyIs(bytes: Uint8Array, start: number, end: number, word: string): boolean {
   // start and end bound the key's characters (quotes excluded).
@@ -34,26 +87,69 @@ function keyIs(bytes: Uint8Array, start: number, end: number, word: string): boo
   return true;
 }
 
-/** Scan JSON bytes. Malformed JSON scans to some answer; JSON.parse refuses it afterwards. */
-export function scanBody(bytes: Uint8Array): BodyScan {
-  // isObject[d] for each open container at depth d (1-based).
+const keyIn = (bytes: Uint8Array, start: number, end: number, list: readonly string[]) => list.some((w) => keyIs(bytes, start, end, w));
+
+/** What the key between `start` and `end` (unescaped) says of its value in `place`. */
+function follows(place: number, bytes: Uint8Array, start: number, end: number): number {
+  const is = (word: string) => keyIs(bytes, start, end, word);
+  switch (place) {
+    case ROOT:
+      return is('request') ? REQUEST : KEEP;
+    case REQUEST:
+      if (is('uid')) return THE_UID;
+      if (is('object')) return OBJECT;
+      if (is('name')) return KIND;
+      return keyIn(bytes, start, end, REQUEST_KEPT) ? KEEP : LEAVE_OUT;
+    case OBJECT:
+      return is('metadata') ? METADATA : is('spec') ? SPEC : KEEP;
+    case METADATA:
+      if (is('name') || is('generateName')) return KIND;
+      return keyIn(bytes, start, end, METADATA_KEPT) ? KEEP : LEAVE_OUT;
+    case SPEC:
+      if (keyIn(bytes, start, end, SPEC_LEFT_OUT)) return LEAVE_OUT;
+      if (keyIn(bytes, start, end, CONTAINER_LISTS)) return CONTAINERS;
+      return is('volumes') ? VOLUMES : KEEP;
+    case CONTAINER:
+      return keyIn(bytes, start, end, CONTAINER_LEFT_OUT) ? LEAVE_OUT : KEEP;
+    case VOLUME:
+      return is('persistentVolumeClaim') ? CLAIM : KEEP;
+    case CLAIM:
+      return keyIn(bytes, start, end, CLAIM_LEFT_OUT) ? LEAVE_OUT : KEEP;
+    default:
+      return KEEP;
+  }
+}
+
+/**
+ * Scan JSON bytes; with `shape`, find the values the review's shape leaves out too. Malformed JSON
+ * scans to some answer; JSON.parse refuses it afterwards (and a remembered answer is given for
+ * such a body only when the values it leaves out are JSON: review-cache.ts).
+ *
+ * An escaped key (`"im\u0061ge"`) decides nothing: its value is kept, whatever the key says.
+ */
+export function scanBody(bytes: Uint8Array, shape = false): BodyScan {
+  // isObject[d] and place[d] of each open container at depth d (1-based).
   const isObject: boolean[] = [false];
+  const place: number[] = [OTHER];
   let depth = 0;
   let maxDepth = 0;
   let expectKey = false;
-  /** The key just read at depth 1 was "request", or at depth 2 inside the request was "uid". */
-  let pending: 'request' | 'uid' | '' = '';
+  /** What the last key said of the value that follows it (KEEP once the value has begun). */
+  let next = KEEP;
   let requests = 0;
-  let inRequest = false;
   let uids = 0;
   let escapedKey = false;
   let uidStart = -1;
   let uidEnd = -1;
+  const cuts: number[] = [];
+  /** A container being left out: where it began, and the depth it closes back to. */
+  let cutFrom = -1;
+  let cutDepth = -1;
   const n = bytes.length;
   for (let i = 0; i < n; i++) {
     const b = bytes[i]!;
     if (b === QUOTE) {
-      const start = i + 1;
+      const start = i;
       let escaped = false;
       i++;
       while (i < n && bytes[i] !== QUOTE) {
@@ -66,41 +162,77 @@ export function scanBody(bytes: Uint8Array): BodyScan {
       if (expectKey) {
         expectKey = false;
         if (depth <= 2 && escaped) escapedKey = true;
-        if (depth === 1 && keyIs(bytes, start, i, 'request')) pending = 'request';
-        else if (depth === 2 && inRequest && keyIs(bytes, start, i, 'uid')) pending = 'uid';
-        else pending = '';
-      } else if (pending === 'uid') {
-        uids++;
-        uidStart = start - 1;
-        uidEnd = i + 1;
-        pending = '';
+        const p = place[depth]!;
+        next = p === OTHER || escaped ? KEEP : follows(p, bytes, start + 1, i);
+      } else {
+        if (next === THE_UID) {
+          uids++;
+          uidStart = start;
+          uidEnd = i + 1;
+          if (shape) cuts.push(start, i + 1, UID);
+        } else if (shape && (next === LEAVE_OUT || next === KIND)) cuts.push(start, i + 1, next === KIND ? STRING_KIND : LEFT_OUT);
+        next = KEEP;
       }
     } else if (b === OPEN_OBJECT || b === OPEN_ARRAY) {
       const object = b === OPEN_OBJECT;
-      if (depth === 1 && pending === 'request' && object) {
-        requests++;
-        inRequest = true;
+      let inner = OTHER;
+      if (depth === 0) inner = object ? ROOT : OTHER;
+      else if (next > 0) inner = (ITEMS_OF[next] !== undefined) === !object ? next : OTHER;
+      else if (next === LEAVE_OUT && cutDepth < 0) {
+        cutFrom = i;
+        cutDepth = depth;
+      } else if (next === KEEP && !isObject[depth]) {
+        const items = ITEMS_OF[place[depth]!];
+        if (items !== undefined && object) inner = items;
       }
-      pending = '';
+      if (inner === REQUEST) requests++;
+      next = KEEP;
       depth++;
       if (depth > maxDepth) {
         maxDepth = depth;
         if (depth > MAX_DEPTH) return { depth };
       }
       isObject[depth] = object;
+      place[depth] = inner;
       expectKey = object;
     } else if (b === CLOSE_OBJECT || b === CLOSE_ARRAY) {
       depth--;
-      if (depth === 1) inRequest = false;
+      if (depth === cutDepth) {
+        if (shape) cuts.push(cutFrom, i + 1, LEFT_OUT);
+        cutDepth = -1;
+      }
       expectKey = false;
-      pending = '';
+      next = KEEP;
     } else if (b === COMMA) {
       expectKey = isObject[depth] === true;
-      pending = '';
+      next = KEEP;
+    } else if (next !== KEEP && b !== COLON && !isSpace(b)) {
+      // A number, true, false or null after a key that decides something: left out whole, or kept.
+      const start = i;
+      while (i + 1 < n && !isSpace(bytes[i + 1]!) && bytes[i + 1] !== COMMA && bytes[i + 1] !== CLOSE_OBJECT && bytes[i + 1] !== CLOSE_ARRAY) i++;
+      if (shape && next === LEAVE_OUT) cuts.push(start, i + 1, LEFT_OUT);
+      next = KEEP;
     }
   }
-  const plain = requests === 1 && uids === 1 && !escapedKey;
-  return plain ? { depth: maxDepth, uid: { start: uidStart, end: uidEnd } } : { depth: maxDepth };
+  if (requests !== 1 || uids !== 1 || escapedKey) return { depth: maxDepth };
+  const uid = { start: uidStart, end: uidEnd };
+  return shape ? { depth: maxDepth, uid, cuts } : { depth: maxDepth, uid };
+}
+
+/**
+ * A scanned body's shape: its bytes with each cut value written `0`, and each string kept by its
+ * kind and the uid written `""`, into `out` from `at`; returns where it ends. Never longer than
+ * the body (no value is shorter than what replaces it).
+ */
+export function writeShape(raw: Buffer, cuts: readonly number[], out: Buffer, at = 0): number {
+  let n = at;
+  let from = 0;
+  for (let c = 0; c < cuts.length; c += 3) {
+    n += raw.copy(out, n, from, cuts[c]);
+    n += out.write(cuts[c + 2] === LEFT_OUT ? '0' : '""', n, 'latin1');
+    from = cuts[c + 1]!;
+  }
+  return n + raw.copy(out, n, from);
 }
 
 /** Nesting depth of a parsed value, walked without recursion; stops counting past `limit`. */

@@ -1,31 +1,26 @@
 /**
  * AdmissionReview answers: serialized in one pass, and remembered only when they repeat.
  *
- * The pods one ReplicaSet or one Job creates are identical at admission (the name is generated
- * after admission), so a scale-up asks the same question many times, byte for byte. So:
- * - the key is the SHA-256 of the request's raw bytes without the uid (and of what else decides
- *   the answer: policy version, enforcement, cluster version), computed only for bodies up to
- *   64 KiB, before anything is parsed or serialized;
+ * The pods of one workload ask the same question many times. A ReplicaSet's scale-up sends the
+ * same review byte for byte but the uid (the name is generated after admission); the pods of a
+ * StatefulSet, a DaemonSet, a CronJob's Jobs or a new ReplicaSet differ in fields sidelog never
+ * reads: names, labels, node affinity, images, env, claim names. So the key of a review is its
+ * *shape* read off its raw bytes (review-bytes.ts: the bytes with the uid and every value that
+ * neither the answer nor its validation depends on cut out; core/pod-shape.ts lists them),
+ * hashed with SHA-256 with what else decides the answer (policy version, enforcement, cluster
+ * version), for bodies up to 64 KiB, before anything is parsed or serialized:
  * - an answer is remembered on its key's second sighting only (a doorkeeper of digests), so
  *   distinct pods keep nothing alive;
  * - the memo is bounded by the bytes it holds, not by a count;
- * - a hit answers from the bytes alone: no JSON parse, no validation (the same bytes were
- *   validated when the answer was made), the uid spliced in.
- *
- * Other pods of one workload are not byte for byte the same, yet `mutate` gives them the same
- * answer: a DaemonSet's pods differ in their node affinity, a StatefulSet's in their names and
- * claims' names, a CronJob's Jobs in their labels, a new ReplicaSet's in its hash label and the
- * image being rolled out (an Indexed Job's pods differ in an annotation, so they are not one
- * shape). So a review whose bytes are new is parsed and validated, and then looked up by its pod's *shape*
- * (core/pod-shape.ts: the pod without the fields sidelog never reads) with everything else that
- * decides the answer; remembered the same way, on the shape's second sighting.
+ * - a hit answers from the bytes alone: no JSON parse, no validation (what the shape keeps was
+ *   validated when the answer was made; what it cuts out is checked to be JSON, unless it is
+ *   the same bytes as the remembered review's), the uid spliced in.
  */
 import { createHash } from 'node:crypto';
 import { type AdmissionReview, type ReviewContext, type ReviewResult, answerReview } from './inject/admission.js';
 import { ByteLru, Sightings } from './core/memo.js';
-import { podShape, shapeText } from './core/pod-shape.js';
 import type { Policy } from './core/policy.js';
-import type { BodyScan } from './review-bytes.js';
+import { type BodyScan, UID, writeShape } from './review-bytes.js';
 
 /** What the route logs and counts about an answer (kept with remembered answers). */
 export interface AnswerFacts extends Omit<ReviewResult, 'review'> {
@@ -37,17 +32,22 @@ export interface AnswerFacts extends Omit<ReviewResult, 'review'> {
 export interface SerializedAnswer extends AnswerFacts {
   readonly uid: string;
   readonly body: string | Buffer;
-  /** Whether the answer came from the memo, and found by what: the request's bytes or its pod's shape. */
+  /**
+   * Whether the answer came from the memo: `bytes` when the review was the remembered one's but
+   * for the uid, `shape` when it differed where the shape cuts out.
+   */
   readonly remembered: false | 'bytes' | 'shape';
 }
 
 export interface ReviewCache {
   /**
-   * Answer the review in `raw` (already scanned). `parse` turns the bytes into a validated
-   * review (throwing the HTTP error to send); it is called only when the answer is not remembered
-   * by the bytes (a review found by its pod's shape is parsed and validated first).
+   * Answer the review in `raw`, scanned with its shape's cuts when it is `remembers(raw)`.
+   * `parse` turns the bytes into a validated review (throwing the HTTP error to send); it is
+   * called only when the answer is not remembered.
    */
   answer(raw: Buffer, scan: BodyScan, ctx: ReviewContext, parse: () => AdmissionReview): SerializedAnswer;
+  /** Whether a body of this size may be remembered (scan it with its shape's cuts then). */
+  remembers(raw: Buffer): boolean;
   /** Bytes the remembered answers hold. */
   readonly bytes: number;
   readonly size: number;
@@ -62,7 +62,10 @@ export interface ReviewCacheOptions {
 
 export const REVIEW_CACHE_DEFAULTS: ReviewCacheOptions = { maxBytes: 4 * 1024 * 1024, maxBodyBytes: 64 * 1024 };
 
-interface Entry extends AnswerFacts, AnswerBytes {}
+interface Entry extends AnswerFacts, AnswerBytes {
+  /** The bytes the remembered review's shape cut out (the uid's excepted), one after another. */
+  readonly cut: Buffer;
+}
 
 /** The serialized answer around the uid's JSON string. */
 export interface AnswerText {
@@ -124,6 +127,40 @@ function uidOf(raw: Buffer, scan: BodyScan): string | undefined {
   }
 }
 
+/** The values a scan's cuts hold, the uid's excepted: [start, end] pairs. */
+function cutValues(cuts: readonly number[]): number[] {
+  const out: number[] = [];
+  for (let c = 0; c < cuts.length; c += 3) if (cuts[c + 2] !== UID) out.push(cuts[c]!, cuts[c + 1]!);
+  return out;
+}
+
+/** The cut values' bytes, one after another (their lengths are the shape's to tell). */
+function cutBytes(raw: Buffer, values: readonly number[]): Buffer {
+  return Buffer.concat(values.length ? Array.from({ length: values.length / 2 }, (_, v) => raw.subarray(values[2 * v]!, values[2 * v + 1]!)) : []);
+}
+
+/** Whether the cut values are the same bytes as a remembered review's. */
+function sameCut(raw: Buffer, values: readonly number[], cut: Buffer): boolean {
+  let at = 0;
+  for (let v = 0; v < values.length; v += 2) {
+    const start = values[v]!;
+    const end = values[v + 1]!;
+    if (at + end - start > cut.length || raw.compare(cut, at, at + end - start, start, end) !== 0) return false;
+    at += end - start;
+  }
+  return at === cut.length;
+}
+
+/** Whether every cut value is JSON (so the whole body is, its shape being a valid review's). */
+function cutIsJson(raw: Buffer, values: readonly number[]): boolean {
+  try {
+    for (let v = 0; v < values.length; v += 2) JSON.parse(raw.toString('utf8', values[v], values[v + 1]));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAULTS): ReviewCache {
   const memo = new ByteLru<Entry>(opts.maxBytes);
   const sightings = new Sightings();
@@ -135,19 +172,12 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
     return id;
   };
   const contextOf = (ctx: ReviewContext) => `${policyId(ctx.policy)}\u0000${ctx.enforcement}\u0000${ctx.kubeVersion ? `${ctx.kubeVersion.major}.${ctx.kubeVersion.minor}` : ''}\u0000`;
-  const keyOf = (raw: Buffer, scan: BodyScan, context: string): string | undefined => {
-    if (raw.length > opts.maxBodyBytes || !scan.uid) return undefined;
-    return createHash('sha256').update(context).update(raw.subarray(0, scan.uid.start)).update(raw.subarray(scan.uid.end)).digest('base64');
-  };
-  /**
-   * The key of a parsed review by its pod's shape and every request field `answerReview` reads
-   * (all but the uid, which the answer gets spliced in). `shape:` keeps it apart from byte keys.
-   */
-  const shapeKeyOf = (raw: Buffer, review: AdmissionReview, context: string): string | undefined => {
-    if (raw.length > opts.maxBodyBytes) return undefined;
-    const r = review.request;
-    const asked = [review.apiVersion, r.kind.group, r.kind.kind, r.subResource ?? null, r.namespace ?? null, r.operation, podShape(r.object)];
-    return `shape:${createHash('sha256').update(context).update(shapeText(asked)).digest('base64')}`;
+  /** The context and the shape are written here, then hashed. */
+  const scratch = Buffer.allocUnsafe(opts.maxBodyBytes + 256);
+  /** SHA-256 of what decides the answer besides the request, and of the review's shape. */
+  const keyOf = (raw: Buffer, cuts: readonly number[], context: string): string => {
+    const at = scratch.write(context, 0, 'latin1');
+    return createHash('sha256').update(scratch.subarray(0, writeShape(raw, cuts, scratch, at))).digest('base64');
   };
   return {
     get bytes() {
@@ -156,36 +186,31 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
     get size() {
       return memo.size;
     },
+    remembers: (raw) => raw.length <= opts.maxBodyBytes,
     answer(raw, scan, ctx, parse) {
-      // What decides the answer besides the request: both keys start with it.
-      const context = contextOf(ctx);
-      const key = keyOf(raw, scan, context);
+      const cuts = raw.length <= opts.maxBodyBytes ? scan.cuts : undefined;
+      const key = cuts !== undefined ? keyOf(raw, cuts, contextOf(ctx)) : undefined;
       const scannedUid = key !== undefined ? uidOf(raw, scan) : undefined;
+      const values = key !== undefined ? cutValues(cuts!) : [];
       if (key !== undefined && scannedUid !== undefined) {
         const hit = memo.get(key);
-        if (hit) return { ...facts(hit), uid: scannedUid, body: withUid(hit, scannedUid), remembered: 'bytes' };
+        if (hit) {
+          const same = sameCut(raw, values, hit.cut);
+          // Not JSON where it was cut: the parse below refuses it.
+          if (same || cutIsJson(raw, values)) return { ...facts(hit), uid: scannedUid, body: withUid(hit, scannedUid), remembered: same ? 'bytes' : 'shape' };
+        }
       }
       const review = parse();
       const uid = review.request.uid;
-      const dryRun = review.request.dryRun ?? false;
-      const shapeKey = shapeKeyOf(raw, review, context);
-      if (shapeKey !== undefined) {
-        const hit = memo.get(shapeKey);
-        if (hit) return { ...facts(hit), dryRun, uid, body: withUid(hit, uid), remembered: 'shape' };
-      }
       const fresh = answerReview(review, ctx);
       const text = serializeAnswer(fresh);
-      const answerFacts: AnswerFacts = { outcome: fresh.outcome, namespace: fresh.namespace, result: fresh.result, operation: review.request.operation, dryRun };
-      // Remember only on the second sighting (of the bytes, or of the shape), and the bytes only
-      // when they said what the parse did.
-      const admit: string[] = [];
-      if (key !== undefined && scannedUid === uid && sightings.sight(key)) admit.push(key);
-      if (shapeKey !== undefined && sightings.sight(shapeKey)) admit.push(shapeKey);
-      if (admit.length) {
+      const answerFacts: AnswerFacts = { outcome: fresh.outcome, namespace: fresh.namespace, result: fresh.result, operation: review.request.operation, dryRun: review.request.dryRun ?? false };
+      // Remember only on the second sighting, and only when the bytes said what the parse did.
+      if (key !== undefined && scannedUid === uid && sightings.sight(key)) {
         const bytes = toBytes(text);
-        const entry: Entry = { ...answerFacts, ...bytes };
-        const size = bytes.before.length + bytes.after.length + 512 + 128 * (fresh.result.injection?.streams.length ?? 0);
-        for (const k of admit) memo.set(k, entry, size);
+        const cut = cutBytes(raw, values);
+        const entry: Entry = { ...answerFacts, ...bytes, cut };
+        memo.set(key, entry, bytes.before.length + bytes.after.length + cut.length + 512 + 128 * (fresh.result.injection?.streams.length ?? 0));
       }
       return { ...answerFacts, uid, body: `${text.before}${json(uid)}${text.after}`, remembered: false };
     },

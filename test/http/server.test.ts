@@ -155,11 +155,11 @@ describe('sidelog server over TLS', () => {
   it('counts how answers were found: worked out, remembered by the bytes, remembered by the pod shape', async () => {
     const count = async (found: string) => Number(new RegExp(`^sidelog_review_answers_total\\{found="${found}"\\} (\\d+)$`, 'm').exec((await server.preview.get('/metrics')).text)?.[1] ?? 0);
     const before = { bytes: await count('bytes'), shape: await count('shape'), worked: await count('worked-out') };
-    const pod = { metadata: { name: 'counted', annotations: { 'sidelog.io/streams': '- path: /var/log/counted/c.log' } }, spec: { containers: [{ name: 'c', image: 'c' }] } };
+    const pod = { metadata: { name: 'counted', labels: { n: '0' }, annotations: { 'sidelog.io/streams': '- path: /var/log/counted/c.log' } }, spec: { containers: [{ name: 'c', image: 'c' }] } };
     const send = (object: unknown, uid: string) => server.client.post('/mutate', JSON.stringify(admissionReview(object, { uid, namespace: 'team-a' })));
     // The same bytes three times: worked out twice (admitted on the second), then remembered.
     for (const uid of ['m1', 'm2', 'm3']) expect((await send(pod, uid)).status).toBe(200);
-    // Siblings (another label each, the same shape): found by the shape, admitted with the first two.
+    // Siblings (another label value each, the same shape): found by the shape, admitted with the first two.
     for (const n of [1, 2]) expect((await send({ ...pod, metadata: { ...pod.metadata, labels: { n: String(n) } } }, `s${n}`)).status).toBe(200);
     expect({ bytes: await count('bytes'), shape: await count('shape'), worked: await count('worked-out') }).toEqual({ bytes: before.bytes + 1, shape: before.shape + 2, worked: before.worked + 2 });
   });

@@ -16,7 +16,7 @@ export function mutateRoutes(app: FastifyInstance, deps: ServerDeps, cache: Revi
   const handle = (enforcement: Enforcement) => async (req: FastifyRequest, reply: FastifyReply) => {
     if (!isRawBody(req.body)) throw httpError('EMPTY_BODY');
     const raw = req.body.bytes;
-    const scan = scanJson(raw);
+    const scan = scanJson(raw, cache.remembers(raw));
     const started = process.hrtime.bigint();
     const ctx = { policy: deps.policy(), enforcement, kubeVersion: deps.kubeVersion() };
     const answer = cache.answer(raw, scan, ctx, () => {
