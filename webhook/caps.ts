@@ -22,8 +22,7 @@ export interface Cap {
   tryEnter(bytes: number): (() => void) | undefined;
 }
 
-/** `onChange` hears the number of requests in flight after each change (for a gauge). */
-export function createCap(opts: CapOptions, onChange: (inFlight: number) => void = () => undefined): Cap {
+export function createCap(opts: CapOptions): Cap {
   let inFlight = 0;
   let bytes = 0;
   return {
@@ -38,14 +37,12 @@ export function createCap(opts: CapOptions, onChange: (inFlight: number) => void
       if (inFlight + 1 > opts.requests || bytes + n > opts.bytes) return undefined;
       inFlight++;
       bytes += n;
-      onChange(inFlight);
       let released = false;
       return () => {
         if (released) return;
         released = true;
         inFlight--;
         bytes -= n;
-        onChange(inFlight);
       };
     },
   };

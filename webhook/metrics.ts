@@ -12,8 +12,10 @@ export interface Metrics {
   readonly answers: Counter<'found'>;
   readonly skips: Counter<'reason'>;
   readonly badRequests: Counter<'code'>;
-  /** Requests in flight under each cap (docs/capacity.md). */
+  /** Requests in flight under each cap (docs/capacity.md), read at scrape time from `watchInFlight`'s sources. */
   readonly inFlight: Gauge<'cap'>;
+  /** Report `read()` as the requests in flight under `cap` (read when scraped, not set per request). */
+  watchInFlight(cap: string, read: () => number): void;
   readonly policyReloads: Counter<'result'>;
   readonly certReloads: Counter<'result'>;
   readonly certExpiry: Gauge;
@@ -25,7 +27,9 @@ export function createMetrics(opts: { certNotAfter: () => Date | undefined; poli
   const registry = new Registry();
   const now = opts.now ?? Date.now;
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'sidelog_' });
+  const inFlightSources = new Map<string, () => number>();
   return {
+    watchInFlight: (cap, read) => void inFlightSources.set(cap, read),
     registry,
     requests: new Counter({ name: 'sidelog_requests_total', help: 'Requests by route and outcome (injected, skipped, denied, previewed, error).', labelNames: ['route', 'outcome'], registers: [registry] }),
     duration: new Histogram({
@@ -39,7 +43,15 @@ export function createMetrics(opts: { certNotAfter: () => Date | undefined; poli
     answers: new Counter({ name: 'sidelog_review_answers_total', help: 'Admission reviews answered, by how the answer was found: remembered by the request bytes, remembered by the pod shape, or worked out.', labelNames: ['found'], registers: [registry] }),
     skips: new Counter({ name: 'sidelog_skips_total', help: 'Pods left unchanged, by reason.', labelNames: ['reason'], registers: [registry] }),
     badRequests: new Counter({ name: 'sidelog_bad_requests_total', help: 'Requests refused before reaching the core, by error code.', labelNames: ['code'], registers: [registry] }),
-    inFlight: new Gauge({ name: 'sidelog_in_flight_requests', help: 'Requests in flight under each cap (reviews, previews); over the cap they are refused with 429.', labelNames: ['cap'], registers: [registry] }),
+    inFlight: new Gauge({
+      name: 'sidelog_in_flight_requests',
+      help: 'Requests in flight under each cap (reviews, previews); over the cap they are refused with 429.',
+      labelNames: ['cap'],
+      registers: [registry],
+      collect() {
+        for (const [cap, read] of inFlightSources) this.set({ cap }, read());
+      },
+    }),
     policyReloads: new Counter({ name: 'sidelog_policy_reloads_total', help: 'Policy loads by result (success, failure).', labelNames: ['result'], registers: [registry] }),
     certReloads: new Counter({ name: 'sidelog_certificate_reloads_total', help: 'Serving certificate loads by result (success, failure).', labelNames: ['result'], registers: [registry] }),
     certExpiry: new Gauge({

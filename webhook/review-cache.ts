@@ -16,7 +16,7 @@
  *   validated when the answer was made; what it cuts out is checked to be JSON, unless it is
  *   the same bytes as the remembered review's), the uid spliced in.
  */
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import { type AdmissionReview, type ReviewContext, type ReviewResult, answerReview } from './inject/admission.js';
 import { ByteLru, Sightings } from './core/memo.js';
 import type { Policy } from './core/policy.js';
@@ -139,27 +139,34 @@ function cutBytes(raw: Buffer, values: readonly number[]): Buffer {
   return Buffer.concat(values.length ? Array.from({ length: values.length / 2 }, (_, v) => raw.subarray(values[2 * v]!, values[2 * v + 1]!)) : []);
 }
 
-/** Whether the cut values are the same bytes as a remembered review's. */
-function sameCut(raw: Buffer, values: readonly number[], cut: Buffer): boolean {
+/**
+ * How a review's cut values compare with the remembered review's: all the same bytes (`bytes`),
+ * or some other but each of those JSON (`shape`), or some not JSON (undefined: the review is then
+ * parsed, and refused). Only a value that differs is parsed.
+ */
+function compareCut(raw: Buffer, values: readonly number[], cut: Buffer): 'bytes' | 'shape' | undefined {
   let at = 0;
+  let same = true;
   for (let v = 0; v < values.length; v += 2) {
     const start = values[v]!;
     const end = values[v + 1]!;
-    if (at + end - start > cut.length || raw.compare(cut, at, at + end - start, start, end) !== 0) return false;
-    at += end - start;
+    const length = end - start;
+    if (at + length > cut.length || raw.compare(cut, at, at + length, start, end) !== 0) {
+      same = false;
+      try {
+        JSON.parse(raw.toString('utf8', start, end));
+      } catch {
+        return undefined;
+      }
+    }
+    at += length;
   }
-  return at === cut.length;
+  return same && at === cut.length ? 'bytes' : 'shape';
 }
 
-/** Whether every cut value is JSON (so the whole body is, its shape being a valid review's). */
-function cutIsJson(raw: Buffer, values: readonly number[]): boolean {
-  try {
-    for (let v = 0; v < values.length; v += 2) JSON.parse(raw.toString('utf8', values[v], values[v + 1]));
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** SHA-256 in one call where Node.js has `crypto.hash` (20.12 and later). */
+const sha256: (data: Buffer) => string =
+  typeof crypto.hash === 'function' ? (data) => crypto.hash('sha256', data, 'base64') : (data) => crypto.createHash('sha256').update(data).digest('base64');
 
 export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAULTS): ReviewCache {
   const memo = new ByteLru<Entry>(opts.maxBytes);
@@ -177,7 +184,7 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
   /** SHA-256 of what decides the answer besides the request, and of the review's shape. */
   const keyOf = (raw: Buffer, cuts: readonly number[], context: string): string => {
     const at = scratch.write(context, 0, 'latin1');
-    return createHash('sha256').update(scratch.subarray(0, writeShape(raw, cuts, scratch, at))).digest('base64');
+    return sha256(scratch.subarray(0, writeShape(raw, cuts, scratch, at)));
   };
   return {
     get bytes() {
@@ -194,11 +201,9 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
       const values = key !== undefined ? cutValues(cuts!) : [];
       if (key !== undefined && scannedUid !== undefined) {
         const hit = memo.get(key);
-        if (hit) {
-          const same = sameCut(raw, values, hit.cut);
-          // Not JSON where it was cut: the parse below refuses it.
-          if (same || cutIsJson(raw, values)) return { ...facts(hit), uid: scannedUid, body: withUid(hit, scannedUid), remembered: same ? 'bytes' : 'shape' };
-        }
+        // Not JSON where it was cut: the parse below refuses it.
+        const found = hit && compareCut(raw, values, hit.cut);
+        if (hit && found) return { ...facts(hit), uid: scannedUid, body: withUid(hit, scannedUid), remembered: found };
       }
       const review = parse();
       const uid = review.request.uid;

@@ -97,7 +97,8 @@ function createApp(tls: ServerOptions['tls'], logger: ServerOptions['logger'], b
 export function buildServer(options: ServerOptions, deps: ServerDeps): FastifyInstance {
   const app = createApp(options.tls, options.logger, options.bodyLimit, deps);
   rawBodies(app, { json: true });
-  const reviews = createCap(options.reviews, (n) => deps.metrics.inFlight.set({ cap: 'reviews' }, n));
+  const reviews = createCap(options.reviews);
+  deps.metrics.watchInFlight('reviews', () => reviews.inFlight);
   limitInFlight(app, reviews, ['/mutate', '/mutate/required'], options.bodyLimit);
   mutateRoutes(app, deps, createReviewCache(options.reviewCache ?? REVIEW_CACHE_DEFAULTS));
   healthRoutes(app, deps);
@@ -108,7 +109,8 @@ export function buildServer(options: ServerOptions, deps: ServerDeps): FastifyIn
 export function buildPreviewServer(options: PreviewServerOptions, deps: ServerDeps, pool: PreviewPool): FastifyInstance {
   const app = createApp(options.tls, options.logger, PREVIEW_BODY_LIMIT, deps);
   rawBodies(app, { json: true, yaml: true });
-  const previews = createCap({ requests: options.previews, bytes: options.previews * PREVIEW_BODY_LIMIT }, (n) => deps.metrics.inFlight.set({ cap: 'previews' }, n));
+  const previews = createCap({ requests: options.previews, bytes: options.previews * PREVIEW_BODY_LIMIT });
+  deps.metrics.watchInFlight('previews', () => previews.inFlight);
   limitInFlight(app, previews, ['/preview'], PREVIEW_BODY_LIMIT);
   previewRoutes(app, deps, pool, PREVIEW_BODY_LIMIT);
   metricsRoutes(app, deps);
