@@ -87,32 +87,34 @@ function keyIs(bytes: Uint8Array, start: number, end: number, word: string): boo
   return true;
 }
 
-const keyIn = (bytes: Uint8Array, start: number, end: number, list: readonly string[]) => list.some((w) => keyIs(bytes, start, end, w));
+function keyIn(bytes: Uint8Array, start: number, end: number, list: readonly string[]): boolean {
+  for (let w = 0; w < list.length; w++) if (keyIs(bytes, start, end, list[w]!)) return true;
+  return false;
+}
 
-/** What the key between `start` and `end` (unescaped) says of its value in `place`. */
+/** What the key between `start` and `end` (unescaped) says of its value in `place` (no closures: this runs for every key). */
 function follows(place: number, bytes: Uint8Array, start: number, end: number): number {
-  const is = (word: string) => keyIs(bytes, start, end, word);
   switch (place) {
     case ROOT:
-      return is('request') ? REQUEST : KEEP;
+      return keyIs(bytes, start, end, 'request') ? REQUEST : KEEP;
     case REQUEST:
-      if (is('uid')) return THE_UID;
-      if (is('object')) return OBJECT;
-      if (is('name')) return KIND;
+      if (keyIs(bytes, start, end, 'uid')) return THE_UID;
+      if (keyIs(bytes, start, end, 'object')) return OBJECT;
+      if (keyIs(bytes, start, end, 'name')) return KIND;
       return keyIn(bytes, start, end, REQUEST_KEPT) ? KEEP : LEAVE_OUT;
     case OBJECT:
-      return is('metadata') ? METADATA : is('spec') ? SPEC : KEEP;
+      return keyIs(bytes, start, end, 'metadata') ? METADATA : keyIs(bytes, start, end, 'spec') ? SPEC : KEEP;
     case METADATA:
-      if (is('name') || is('generateName')) return KIND;
+      if (keyIs(bytes, start, end, 'name') || keyIs(bytes, start, end, 'generateName')) return KIND;
       return keyIn(bytes, start, end, METADATA_KEPT) ? KEEP : LEAVE_OUT;
     case SPEC:
       if (keyIn(bytes, start, end, SPEC_LEFT_OUT)) return LEAVE_OUT;
       if (keyIn(bytes, start, end, CONTAINER_LISTS)) return CONTAINERS;
-      return is('volumes') ? VOLUMES : KEEP;
+      return keyIs(bytes, start, end, 'volumes') ? VOLUMES : KEEP;
     case CONTAINER:
       return keyIn(bytes, start, end, CONTAINER_LEFT_OUT) ? LEAVE_OUT : KEEP;
     case VOLUME:
-      return is('persistentVolumeClaim') ? CLAIM : KEEP;
+      return keyIs(bytes, start, end, 'persistentVolumeClaim') ? CLAIM : KEEP;
     case CLAIM:
       return keyIn(bytes, start, end, CLAIM_LEFT_OUT) ? LEAVE_OUT : KEEP;
     default:
