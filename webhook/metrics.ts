@@ -4,6 +4,40 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/**
+ * Counts made on every review, kept as plain numbers per label set (`key` names it) and added to
+ * their counter when the registry is scraped: a prom-client `inc` hashes its labels on every call
+ * (measured with callgrind: 4 % of the instructions of a remembered review for the counters and
+ * the histogram a review touches). Label values come from closed sets (routes, outcomes, skip
+ * codes, modes, agents, output types), so the tally holds a bounded number of entries.
+ */
+export class Tally<L extends string> {
+  private readonly counts = new Map<string, { readonly labels: Partial<Record<L, string>>; n: number }>();
+
+  add(key: string, labels: () => Partial<Record<L, string>>): void {
+    const entry = this.counts.get(key);
+    if (entry) entry.n++;
+    else this.counts.set(key, { labels: labels(), n: 1 });
+  }
+
+  /** Add what was counted since the last flush to `counter`. */
+  flushInto(counter: Counter<L>): void {
+    for (const entry of this.counts.values()) {
+      if (entry.n === 0) continue;
+      counter.inc(entry.labels, entry.n);
+      entry.n = 0;
+    }
+  }
+}
+
+/** Tallies of the review counters, flushed into `requests`, `answers`, `skips`, `injections` when scraped. */
+export interface ReviewTallies {
+  readonly requests: Tally<'route' | 'outcome'>;
+  readonly answers: Tally<'found'>;
+  readonly skips: Tally<'reason'>;
+  readonly injections: Tally<'mode' | 'agent' | 'output_type'>;
+}
+
 export interface Metrics {
   readonly registry: Registry;
   readonly requests: Counter<'route' | 'outcome'>;
@@ -20,6 +54,8 @@ export interface Metrics {
   readonly certReloads: Counter<'result'>;
   readonly certExpiry: Gauge;
   readonly policyOutputs: Gauge;
+  /** The review counters' per-review increments (flushed into them when scraped). */
+  readonly tallies: ReviewTallies;
 }
 
 /** `certNotAfter` is read at scrape time; `now` is injectable for tests. */
@@ -28,10 +64,20 @@ export function createMetrics(opts: { certNotAfter: () => Date | undefined; poli
   const now = opts.now ?? Date.now;
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'sidelog_' });
   const inFlightSources = new Map<string, () => number>();
+  const tallies: ReviewTallies = { requests: new Tally(), answers: new Tally(), skips: new Tally(), injections: new Tally() };
   return {
+    tallies,
     watchInFlight: (cap, read) => void inFlightSources.set(cap, read),
     registry,
-    requests: new Counter({ name: 'sidelog_requests_total', help: 'Requests by route and outcome (injected, skipped, denied, previewed, error).', labelNames: ['route', 'outcome'], registers: [registry] }),
+    requests: new Counter({
+      name: 'sidelog_requests_total',
+      help: 'Requests by route and outcome (injected, skipped, denied, previewed, error).',
+      labelNames: ['route', 'outcome'],
+      registers: [registry],
+      collect() {
+        tallies.requests.flushInto(this);
+      },
+    }),
     duration: new Histogram({
       name: 'sidelog_request_duration_seconds',
       help: 'Time to answer a request, by route.',
@@ -39,9 +85,33 @@ export function createMetrics(opts: { certNotAfter: () => Date | undefined; poli
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
-    injections: new Counter({ name: 'sidelog_injections_total', help: 'Injected streams by mode, agent and output type.', labelNames: ['mode', 'agent', 'output_type'], registers: [registry] }),
-    answers: new Counter({ name: 'sidelog_review_answers_total', help: 'Admission reviews answered, by how the answer was found: remembered by the request bytes, remembered by the pod shape, or worked out.', labelNames: ['found'], registers: [registry] }),
-    skips: new Counter({ name: 'sidelog_skips_total', help: 'Pods left unchanged, by reason.', labelNames: ['reason'], registers: [registry] }),
+    injections: new Counter({
+      name: 'sidelog_injections_total',
+      help: 'Injected streams by mode, agent and output type.',
+      labelNames: ['mode', 'agent', 'output_type'],
+      registers: [registry],
+      collect() {
+        tallies.injections.flushInto(this);
+      },
+    }),
+    answers: new Counter({
+      name: 'sidelog_review_answers_total',
+      help: 'Admission reviews answered, by how the answer was found: remembered (the same bytes but for the uid, or the same shape) or worked out.',
+      labelNames: ['found'],
+      registers: [registry],
+      collect() {
+        tallies.answers.flushInto(this);
+      },
+    }),
+    skips: new Counter({
+      name: 'sidelog_skips_total',
+      help: 'Pods left unchanged, by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        tallies.skips.flushInto(this);
+      },
+    }),
     badRequests: new Counter({ name: 'sidelog_bad_requests_total', help: 'Requests refused before reaching the core, by error code.', labelNames: ['code'], registers: [registry] }),
     inFlight: new Gauge({
       name: 'sidelog_in_flight_requests',

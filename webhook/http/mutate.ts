@@ -33,11 +33,18 @@ export function mutateRoutes(app: FastifyInstance, deps: ServerDeps, cache: Revi
       return parsed.review;
     });
     const { result, outcome } = answer;
-    deps.metrics.requests.inc({ route: 'mutate', outcome });
-    deps.metrics.answers.inc({ found: answer.remembered || 'worked-out' });
-    if (result.skip) deps.metrics.skips.inc({ reason: result.skip.code });
+    const { tallies } = deps.metrics;
+    tallies.requests.add(outcome, () => ({ route: 'mutate', outcome }));
+    const found = answer.remembered || 'worked-out';
+    tallies.answers.add(found, () => ({ found }));
+    if (result.skip) {
+      const reason = result.skip.code;
+      tallies.skips.add(reason, () => ({ reason }));
+    }
     for (const s of result.injection?.streams ?? []) {
-      deps.metrics.injections.inc({ mode: s.mode, agent: s.mode === 'agent' ? result.injection?.agent ?? '' : '', output_type: s.outputType ?? '' });
+      const agent = s.mode === 'agent' ? result.injection?.agent ?? '' : '';
+      const outputType = s.outputType ?? '';
+      tallies.injections.add(`${s.mode}\u0000${agent}\u0000${outputType}`, () => ({ mode: s.mode, agent, output_type: outputType }));
     }
     const now = process.hrtime.bigint();
     req.log.info(
