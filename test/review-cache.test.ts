@@ -141,6 +141,17 @@ describe('the review memo', () => {
     expect(answer(cache, Buffer.from(text.replace('{"app":"shop"}', '[1, {"x": null}]'))).remembered).toBe('shape');
   });
 
+  it('keys shapes longer than V8 hashes in full by their digest: two of one length are two answers', () => {
+    const cache = createReviewCache();
+    const padded = (c: string) => ({ ...sample, metadata: { ...sample.metadata, annotations: { ...sample.metadata!.annotations, pad: c.repeat(20_000) } } });
+    for (const c of ['a', 'b']) {
+      const answers = ['1', '2', '3'].map((n) => answer(cache, reviewBytes(padded(c), `${c}${n}`)));
+      expect(answers.map((a) => a.remembered)).toEqual([false, false, 'bytes']);
+      for (const a of answers) expect(JSON.parse(a.body.toString('utf8'))).toEqual(answerReview(parse(reviewBytes(padded(c), a.uid))(), ctx).review);
+    }
+    expect(cache.size).toBe(2);
+  });
+
   it('is bounded by the bytes it holds, not by a count', () => {
     // Large enough that one answer (a Fluent Bit config with its budgets, ~30 KB) fits an entry (maxBytes / 8).
     const cache = createReviewCache({ maxBytes: 1024 * 1024, maxBodyBytes: 64 * 1024 });

@@ -7,8 +7,10 @@
  * reads: names, labels, node affinity, images, env, claim names. So the key of a review is its
  * *shape* read off its raw bytes (review-bytes.ts: the bytes with the uid and every value that
  * neither the answer nor its validation depends on cut out; core/pod-shape.ts lists them),
- * hashed with SHA-256 with what else decides the answer (policy version, enforcement, cluster
- * version), for bodies up to 64 KiB, before anything is parsed or serialized:
+ * with what else decides the answer (policy version, enforcement, cluster version), for bodies
+ * up to 64 KiB, before anything is parsed or serialized. The shape's text is the key itself (a
+ * Map compares it whole: cheaper than a SHA-256 of it, 6 % of a remembered review's instructions),
+ * or its SHA-256 when it is longer than V8 hashes strings in full:
  * - an answer is remembered on its key's second sighting only (a doorkeeper of digests), so
  *   distinct pods keep nothing alive;
  * - the memo is bounded by the bytes it holds, not by a count;
@@ -18,7 +20,7 @@
  */
 import crypto from 'node:crypto';
 import { type AdmissionReview, type ReviewContext, type ReviewResult, answerReview } from './inject/admission.js';
-import { ByteLru, Sightings } from './core/memo.js';
+import { ByteLru, Sightings, digest } from './core/memo.js';
 import type { Policy } from './core/policy.js';
 import { type BodyScan, UID, writeShape } from './review-bytes.js';
 
@@ -164,6 +166,9 @@ function compareCut(raw: Buffer, values: readonly number[], cut: Buffer): 'bytes
   return same && at === cut.length ? 'bytes' : 'shape';
 }
 
+/** V8 hashes a string's characters up to this length, and only its length beyond. */
+const MAX_HASHED_KEY = 16_383;
+
 /** SHA-256 in one call where Node.js has `crypto.hash` (20.12 and later). */
 const sha256: (data: Buffer) => string =
   typeof crypto.hash === 'function' ? (data) => crypto.hash('sha256', data, 'base64') : (data) => crypto.createHash('sha256').update(data).digest('base64');
@@ -179,12 +184,13 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
     return id;
   };
   const contextOf = (ctx: ReviewContext) => `${policyId(ctx.policy)}\u0000${ctx.enforcement}\u0000${ctx.kubeVersion ? `${ctx.kubeVersion.major}.${ctx.kubeVersion.minor}` : ''}\u0000`;
-  /** The context and the shape are written here, then hashed. */
+  /** The context and the shape are written here. */
   const scratch = Buffer.allocUnsafe(opts.maxBodyBytes + 256);
-  /** SHA-256 of what decides the answer besides the request, and of the review's shape. */
+  /** What decides the answer besides the request, and the review's shape: as text (one byte a character), or its SHA-256 (`#…`). */
   const keyOf = (raw: Buffer, cuts: readonly number[], context: string): string => {
     const at = scratch.write(context, 0, 'latin1');
-    return sha256(scratch.subarray(0, writeShape(raw, cuts, scratch, at)));
+    const end = writeShape(raw, cuts, scratch, at);
+    return end <= MAX_HASHED_KEY ? scratch.toString('latin1', 0, end) : `#${sha256(scratch.subarray(0, end))}`;
   };
   return {
     get bytes() {
@@ -211,7 +217,8 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
       const text = serializeAnswer(fresh);
       const answerFacts: AnswerFacts = { outcome: fresh.outcome, namespace: fresh.namespace, result: fresh.result, operation: review.request.operation, dryRun: review.request.dryRun ?? false };
       // Remember only on the second sighting, and only when the bytes said what the parse did.
-      if (key !== undefined && scannedUid === uid && sightings.sight(key)) {
+      // The doorkeeper holds digests only: 2,048 of them are ~200 KB whatever the keys.
+      if (key !== undefined && scannedUid === uid && sightings.sight(key.startsWith('#') ? key : digest(key))) {
         const bytes = toBytes(text);
         const cut = cutBytes(raw, values);
         const entry: Entry = { ...answerFacts, ...bytes, cut };
