@@ -67,6 +67,8 @@ export const REVIEW_CACHE_DEFAULTS: ReviewCacheOptions = { maxBytes: 4 * 1024 * 
 interface Entry extends AnswerFacts, AnswerBytes {
   /** The bytes the remembered review's shape cut out (the uid's excepted), one after another. */
   readonly cut: Buffer;
+  /** The length of each of them. */
+  readonly cutLengths: readonly number[];
 }
 
 /** The serialized answer around the uid's JSON string. */
@@ -136,9 +138,11 @@ function cutValues(cuts: readonly number[]): number[] {
   return out;
 }
 
-/** The cut values' bytes, one after another (their lengths are the shape's to tell). */
-function cutBytes(raw: Buffer, values: readonly number[]): Buffer {
-  return Buffer.concat(values.length ? Array.from({ length: values.length / 2 }, (_, v) => raw.subarray(values[2 * v]!, values[2 * v + 1]!)) : []);
+/** The cut values' bytes, one after another, and the length of each. */
+function cutBytes(raw: Buffer, values: readonly number[]): { cut: Buffer; cutLengths: number[] } {
+  const parts: Buffer[] = [];
+  for (let v = 0; v < values.length; v += 2) parts.push(raw.subarray(values[v]!, values[v + 1]!));
+  return { cut: Buffer.concat(parts), cutLengths: parts.map((p) => p.length) };
 }
 
 /**
@@ -146,14 +150,16 @@ function cutBytes(raw: Buffer, values: readonly number[]): Buffer {
  * or some other but each of those JSON (`shape`), or some not JSON (undefined: the review is then
  * parsed, and refused). Only a value that differs is parsed.
  */
-function compareCut(raw: Buffer, values: readonly number[], cut: Buffer): 'bytes' | 'shape' | undefined {
+function compareCut(raw: Buffer, values: readonly number[], remembered: Pick<Entry, 'cut' | 'cutLengths'>): 'bytes' | 'shape' | undefined {
+  const { cut, cutLengths } = remembered;
   let at = 0;
-  let same = true;
+  let same = values.length === 2 * cutLengths.length;
   for (let v = 0; v < values.length; v += 2) {
     const start = values[v]!;
     const end = values[v + 1]!;
     const length = end - start;
-    if (at + length > cut.length || raw.compare(cut, at, at + length, start, end) !== 0) {
+    const mine = cutLengths[v / 2];
+    if (mine !== length || raw.compare(cut, at, at + length, start, end) !== 0) {
       same = false;
       try {
         JSON.parse(raw.toString('utf8', start, end));
@@ -161,9 +167,9 @@ function compareCut(raw: Buffer, values: readonly number[], cut: Buffer): 'bytes
         return undefined;
       }
     }
-    at += length;
+    if (mine !== undefined) at += mine;
   }
-  return same && at === cut.length ? 'bytes' : 'shape';
+  return same ? 'bytes' : 'shape';
 }
 
 /** V8 hashes a string's characters up to this length, and only its length beyond. */
@@ -208,7 +214,7 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
       if (key !== undefined && scannedUid !== undefined) {
         const hit = memo.get(key);
         // Not JSON where it was cut: the parse below refuses it.
-        const found = hit && compareCut(raw, values, hit.cut);
+        const found = hit && compareCut(raw, values, hit);
         if (hit && found) return { ...facts(hit), uid: scannedUid, body: withUid(hit, scannedUid), remembered: found };
       }
       const review = parse();
@@ -221,8 +227,8 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
       if (key !== undefined && scannedUid === uid && sightings.sight(key.startsWith('#') ? key : digest(key))) {
         const bytes = toBytes(text);
         const cut = cutBytes(raw, values);
-        const entry: Entry = { ...answerFacts, ...bytes, cut };
-        memo.set(key, entry, bytes.before.length + bytes.after.length + cut.length + 512 + 128 * (fresh.result.injection?.streams.length ?? 0));
+        const entry: Entry = { ...answerFacts, ...bytes, ...cut };
+        memo.set(key, entry, bytes.before.length + bytes.after.length + cut.cut.length + 8 * cut.cutLengths.length + 512 + 128 * (fresh.result.injection?.streams.length ?? 0));
       }
       return { ...answerFacts, uid, body: `${text.before}${json(uid)}${text.after}`, remembered: false };
     },
