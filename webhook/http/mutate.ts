@@ -13,12 +13,10 @@ import type { ReviewCache } from '../review-cache.js';
 import type { ServerDeps } from '../server-deps.js';
 
 /**
- * Milliseconds from `start` to `now`, to the microsecond: a number with few digits is cheaper for
- * the log line to write (measured: ~1 µs less per review than the full double).
+ * Milliseconds to the microsecond: a number with few digits is cheaper for the log line to write
+ * (measured: ~1 µs less per review than the full double).
  */
-function msSince(start: bigint, now: bigint): number {
-  return Math.round(Number(now - start) / 1e3) / 1e3;
-}
+const toMicros = (ms: number): number => Math.round(ms * 1e3) / 1e3;
 
 export function mutateRoutes(app: FastifyInstance, deps: ServerDeps, cache: ReviewCache): void {
   const handle = (enforcement: Enforcement) => async (req: FastifyRequest, reply: FastifyReply) => {
@@ -46,7 +44,7 @@ export function mutateRoutes(app: FastifyInstance, deps: ServerDeps, cache: Revi
       const outputType = s.outputType ?? '';
       tallies.injections.add(`${s.mode}\u0000${agent}\u0000${outputType}`, () => ({ mode: s.mode, agent, output_type: outputType }));
     }
-    const now = process.hrtime.bigint();
+    const coreMs = toMicros(Number(process.hrtime.bigint() - started) / 1e6);
     req.log.info(
       {
         uid: answer.uid,
@@ -59,8 +57,8 @@ export function mutateRoutes(app: FastifyInstance, deps: ServerDeps, cache: Revi
         streams: result.injection?.streams.length ?? 0,
         warnings: result.warnings.length,
         remembered: answer.remembered,
-        coreMs: msSince(started, now),
-        durationMs: msSince((req as { startedAt?: bigint }).startedAt ?? started, now),
+        coreMs,
+        durationMs: toMicros(reply.elapsedTime),
       },
       'admission',
     );
