@@ -30,6 +30,15 @@ export class Tally<L extends string> {
   }
 }
 
+/** A counter's `collect`: add what `tally` counted when the registry is scraped. */
+function flushing<L extends string>(tally: Tally<L>): { collect(this: Counter<L>): void } {
+  return {
+    collect() {
+      tally.flushInto(this);
+    },
+  };
+}
+
 /** Tallies of the review counters, flushed into `requests`, `answers`, `skips`, `injections` when scraped. */
 export interface ReviewTallies {
   readonly requests: Tally<'route' | 'outcome'>;
@@ -74,9 +83,7 @@ export function createMetrics(opts: { certNotAfter: () => Date | undefined; poli
       help: 'Requests by route and outcome (injected, skipped, denied, previewed, error).',
       labelNames: ['route', 'outcome'],
       registers: [registry],
-      collect() {
-        tallies.requests.flushInto(this);
-      },
+      ...flushing(tallies.requests),
     }),
     duration: new Histogram({
       name: 'sidelog_request_duration_seconds',
@@ -90,27 +97,21 @@ export function createMetrics(opts: { certNotAfter: () => Date | undefined; poli
       help: 'Injected streams by mode, agent and output type.',
       labelNames: ['mode', 'agent', 'output_type'],
       registers: [registry],
-      collect() {
-        tallies.injections.flushInto(this);
-      },
+      ...flushing(tallies.injections),
     }),
     answers: new Counter({
       name: 'sidelog_review_answers_total',
       help: 'Admission reviews answered, by how the answer was found: remembered (the same bytes but for the uid, or the same shape) or worked out.',
       labelNames: ['found'],
       registers: [registry],
-      collect() {
-        tallies.answers.flushInto(this);
-      },
+      ...flushing(tallies.answers),
     }),
     skips: new Counter({
       name: 'sidelog_skips_total',
       help: 'Pods left unchanged, by reason.',
       labelNames: ['reason'],
       registers: [registry],
-      collect() {
-        tallies.skips.flushInto(this);
-      },
+      ...flushing(tallies.skips),
     }),
     badRequests: new Counter({ name: 'sidelog_bad_requests_total', help: 'Requests refused before reaching the core, by error code.', labelNames: ['code'], registers: [registry] }),
     inFlight: new Gauge({

@@ -18,9 +18,8 @@
  *   validated when the answer was made; what it cuts out is checked to be JSON, unless it is
  *   the same bytes as the remembered review's), the uid spliced in.
  */
-import crypto from 'node:crypto';
 import { type AdmissionReview, type ReviewContext, type ReviewResult, answerReview } from './inject/admission.js';
-import { ByteLru, Sightings, digest } from './core/memo.js';
+import { ByteLru, MAX_HASHED_STRING, Sightings, digest } from './core/memo.js';
 import type { Policy } from './core/policy.js';
 import { type BodyScan, UID, writeShape } from './review-bytes.js';
 
@@ -172,13 +171,6 @@ function compareCut(raw: Buffer, values: readonly number[], remembered: Pick<Ent
   return same ? 'bytes' : 'shape';
 }
 
-/** V8 hashes a string's characters up to this length, and only its length beyond. */
-const MAX_HASHED_KEY = 16_383;
-
-/** SHA-256 in one call where Node.js has `crypto.hash` (20.12 and later). */
-const sha256: (data: Buffer) => string =
-  typeof crypto.hash === 'function' ? (data) => crypto.hash('sha256', data, 'base64') : (data) => crypto.createHash('sha256').update(data).digest('base64');
-
 export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAULTS): ReviewCache {
   const memo = new ByteLru<Entry>(opts.maxBytes);
   const sightings = new Sightings();
@@ -196,8 +188,9 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
   const keyOf = (raw: Buffer, cuts: readonly number[], context: string): string => {
     const at = scratch.write(context, 0, 'latin1');
     const end = writeShape(raw, cuts, scratch, at);
-    return end <= MAX_HASHED_KEY ? scratch.toString('latin1', 0, end) : `#${sha256(scratch.subarray(0, end))}`;
+    return end <= MAX_HASHED_STRING ? scratch.toString('latin1', 0, end) : `#${digest(scratch.subarray(0, end))}`;
   };
+  const remembers = (raw: Buffer) => raw.length <= opts.maxBodyBytes;
   return {
     get bytes() {
       return memo.bytes;
@@ -205,9 +198,9 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
     get size() {
       return memo.size;
     },
-    remembers: (raw) => raw.length <= opts.maxBodyBytes,
+    remembers,
     answer(raw, scan, ctx, parse) {
-      const cuts = raw.length <= opts.maxBodyBytes ? scan.cuts : undefined;
+      const cuts = remembers(raw) ? scan.cuts : undefined;
       const key = cuts !== undefined ? keyOf(raw, cuts, contextOf(ctx)) : undefined;
       const scannedUid = key !== undefined ? uidOf(raw, scan) : undefined;
       const values = key !== undefined ? cutValues(cuts!) : [];
@@ -223,8 +216,7 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
       const text = serializeAnswer(fresh);
       const answerFacts: AnswerFacts = { outcome: fresh.outcome, namespace: fresh.namespace, result: fresh.result, operation: review.request.operation, dryRun: review.request.dryRun ?? false };
       // Remember only on the second sighting, and only when the bytes said what the parse did.
-      // The doorkeeper holds digests only: 2,048 of them are ~200 KB whatever the keys.
-      if (key !== undefined && scannedUid === uid && sightings.sight(key.startsWith('#') ? key : digest(key))) {
+      if (key !== undefined && scannedUid === uid && sightings.sight(key)) {
         const bytes = toBytes(text);
         const cut = cutBytes(raw, values);
         const entry: Entry = { ...answerFacts, ...bytes, ...cut };

@@ -26,7 +26,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { parse as parseYaml } from 'yaml';
 import { issueCa, issueServing } from '../../certs/issue.js';
 import { answerReview } from '../../webhook/inject/admission.js';
 import { mutate } from '../../webhook/inject/mutate.js';
@@ -45,6 +44,7 @@ import {
   shippedMemoryLimit,
   shippedNodeOptions,
 } from './scenarios.js';
+import { type Requests, body, newShapes, nextBody, pod, review, templatesApply, uniqueTag } from './rows.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../../..');
@@ -57,14 +57,6 @@ const BIG_REVIEWS = Number(process.env.BENCH_BIG_REVIEWS ?? 300);
 
 const policyFile = join(ROOT, 'test/golden/policy.yaml');
 const policy = parsePolicy(readFileSync(policyFile, 'utf8'), policyFile);
-/** A two-container pod asking for three streams, agent and streaming mixed. */
-const pod = parseYaml(readFileSync(join(ROOT, 'test/golden/cases/mixed-native/input.yaml'), 'utf8'));
-const review = {
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: { uid: 'bench', kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, namespace: 'team-a', operation: 'CREATE', object: pod, dryRun: false },
-};
-const body = JSON.stringify(review);
 
 interface Child {
   port: number;
@@ -172,29 +164,6 @@ interface Paced {
   completed: number;
 }
 
-/**
- * What a row sends:
- * - `identical`: the realistic review, always the same bytes (a ReplicaSet's pods: answered by the
- *   bytes after the second);
- * - `distinct`: each pod with its own `pod-template-hash` label, so no two requests share their
- *   bytes; their shape (what sidelog reads) is one (a DaemonSet's pods, a StatefulSet's, a
- *   CronJob's Jobs', a rollout's: answered by the shape after the second);
- * - `shapes`: each pod with one more container of its own name, so no two requests share their
- *   bytes or their shape, and every one is worked out in full (only the memos of what repeats
- *   inside a review help: the rendered config, the parsed annotation, the patch's long strings).
- */
-type Requests = 'identical' | 'distinct' | 'shapes';
-const distinctTemplate = body.replace('"labels":{"app":"shop"}', '"labels":{"app":"shop","pod-template-hash":"@@"}');
-/** A review's JSON with one more container in front, `extra-@@` (`@@` filled per request): a new shape each. */
-const newShapes = (reviewJson: string) => reviewJson.replace('"containers":[', '"containers":[{"name":"extra-@@","image":"registry.example.com/extra:1"},');
-const shapeTemplate = newShapes(body);
-let distinctCounter = 0;
-/** The body of the next request of a row (`identical`: always the same). */
-function nextBody(requests: Requests, prefix: string): string {
-  if (requests === 'identical') return body;
-  return (requests === 'distinct' ? distinctTemplate : shapeTemplate).replace('@@', `${prefix}${distinctCounter++}`);
-}
-
 async function load(port: number, ca: string, requests: Requests): Promise<Load> {
   const r = await autocannon({
     url: `https://localhost:${port}/mutate`,
@@ -296,7 +265,7 @@ async function pacedReviews(server: ServeProcess, seconds: number): Promise<{ la
   while (performance.now() < start + seconds * 1000) {
     while (sent < Math.floor(((performance.now() - start) / 1000) * MUTATE_RATE)) {
       const uid = `p-${sent++}`;
-      const text = shapeTemplate.replace('@@', uid).replace('"uid":"bench"', `"uid":"${uid}"`);
+      const text = nextBody('shapes', 'q').replace('"uid":"bench"', `"uid":"${uid}"`);
       const t0 = performance.now();
       pending.push(
         post(agent, server.port, '/mutate', text).then(
@@ -409,7 +378,7 @@ async function sequentialBig(child: Child, ca: string): Promise<Sequential> {
         if (m && line.includes('"admission"')) server.push(Number(m[1]));
       });
     }
-    const payload = bigTemplate.replace('@@', `b${distinctCounter++}`);
+    const payload = bigTemplate.replace('@@', uniqueTag('b'));
     const t0 = performance.now();
     const a = await post(agent, child.port, '/mutate', payload).catch(() => undefined);
     if (a?.status !== 200) errors++;
@@ -440,7 +409,7 @@ async function throughput() {
   const args = [join(dir, 'tls.crt'), join(dir, 'tls.key'), policyFile, join(dir, 'response.json')];
 
   console.log(`sidelog bench: ${SECONDS}s per run, ${CONNECTIONS} keep-alive connections, request ${body.length} B, response ${responseText.length} B, ${process.version}, servers with NODE_OPTIONS="${SERVER_NODE_OPTIONS}", webhook log level ${SERVER_LOG_LEVEL ?? 'default'} (stdout a drained pipe)`);
-  if (![distinctTemplate, shapeTemplate, bigTemplate].every((t) => t.includes('@@'))) throw new Error('bench: a distinct-pod template did not apply');
+  if (!templatesApply(bigTemplate)) throw new Error('bench: a distinct-pod template did not apply');
   const results: Row[] = [];
   const rows = [
     ['baseline', 'baseline', 'identical'],

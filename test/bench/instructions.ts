@@ -20,13 +20,13 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { Agent } from 'node:https';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
 import { issueCa, issueServing } from '../../certs/issue.js';
-import { post, review, shippedLogLevel, shippedNodeOptions } from './scenarios.js';
+import { type Requests, nextBody, templatesApply } from './rows.js';
+import { post, shippedLogLevel, shippedNodeOptions } from './scenarios.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../../..');
@@ -35,14 +35,8 @@ const REVIEWS = Number(process.env.INSTR_REVIEWS ?? 3000);
 const NODE = process.env.INSTR_NODE ?? process.execPath;
 const ROWS = (process.env.INSTR_ROWS ?? 'baseline,identical,distinct,shapes').split(',');
 
-/** The bench's realistic pod (bench.ts), and the requests of each row. */
-const pod = parseYaml(readFileSync(join(ROOT, 'test/golden/cases/mixed-native/input.yaml'), 'utf8'));
-const ROW_BODIES: Record<string, (i: number) => string> = {
-  baseline: (i) => review(pod, `u${i}`),
-  identical: (i) => review(pod, `u${i}`),
-  distinct: (i) => review({ ...pod, metadata: { ...pod.metadata, labels: { ...pod.metadata.labels, 'pod-template-hash': `h${i}` } } }, `u${i}`),
-  shapes: (i) => review({ ...pod, spec: { ...pod.spec, containers: [...pod.spec.containers, { name: `extra-${i}`, image: 'registry.example.com/extra:1' }] } }, `u${i}`),
-};
+/** What each row sends: the bench's requests (rows.ts); the baseline gets the identical review. */
+const ROW_REQUESTS: Record<string, Requests> = { baseline: 'identical', identical: 'identical', distinct: 'distinct', shapes: 'shapes' };
 
 interface Counted {
   readonly row: string;
@@ -72,9 +66,9 @@ async function count(row: string, dir: string, ca: string): Promise<Counted> {
   });
   child.stdout.resume(); // the log: drained and dropped, as the bench does
   const agent = new Agent({ keepAlive: true, maxSockets: 1, ca });
-  const body = ROW_BODIES[row]!;
+  const requests = ROW_REQUESTS[row]!;
   const send = async (i: number) => {
-    const answer = await post(agent, port, '/mutate', body(i));
+    const answer = await post(agent, port, '/mutate', nextBody(requests, 'i'));
     if (answer.status !== 200) throw new Error(`${row}: review ${i} answered ${answer.status}`);
   };
   for (let i = 0; i < WARMUP; i++) await send(i);
@@ -88,6 +82,7 @@ async function count(row: string, dir: string, ca: string): Promise<Counted> {
   return { row, reviews, instructions: Number(collected[1]) };
 }
 
+if (!templatesApply()) throw new Error('bench:instructions: a distinct-pod template did not apply');
 const dir = mkdtempSync(join(tmpdir(), 'sidelog-instructions-'));
 const ca = await issueCa();
 const serving = await issueServing({ ca, dnsNames: ['localhost'], ips: ['127.0.0.1'] });

@@ -14,7 +14,15 @@
  *
  * Pure computation (no I/O, no clock); callers must treat remembered values as read-only.
  */
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
+
+/**
+ * V8 hashes a string's characters up to this length, and only its length beyond: longer strings
+ * of one length all collide as Map keys, so they are keyed by their digest instead.
+ */
+export const MAX_HASHED_STRING = 16_383;
+/** Keys up to this length are held by the doorkeeper as they are; longer ones as their digest. */
+const SHORT_KEY = 64;
 
 /** A remembered value, its counted size, and whether it was read since it last moved. */
 interface LruEntry<V> {
@@ -79,14 +87,18 @@ export class ByteLru<V> {
   }
 }
 
-/** Keys seen recently, at most `capacity` of them (oldest forgotten first). */
+/**
+ * Keys seen recently, at most `capacity` of them (oldest forgotten first). A key longer than 64
+ * characters is held as its digest: 2,048 of them are ~200 KB whatever the keys.
+ */
 export class Sightings {
   private readonly seen = new Set<string>();
 
   constructor(readonly capacity = 2048) {}
 
   /** Whether `key` was seen before; records this sighting. */
-  sight(key: string): boolean {
+  sight(whole: string): boolean {
+    const key = whole.length > SHORT_KEY ? digest(whole) : whole;
     if (this.seen.has(key)) return true;
     this.seen.add(key);
     if (this.seen.size > this.capacity) this.seen.delete(this.seen.values().next().value as string);
@@ -97,10 +109,9 @@ export class Sightings {
 /** Texts up to this length are their own key; longer ones are keyed by their SHA-256. */
 const PLAIN_KEY_CHARS = 1024;
 
-/** SHA-256 of a text, as a 44-character key. */
-export function digest(text: string): string {
-  return createHash('sha256').update(text).digest('base64');
-}
+/** SHA-256 of a text or bytes, as a 44-character key (in one call where Node.js has `crypto.hash`, 20.12 and later). */
+export const digest: (data: string | Buffer) => string =
+  typeof crypto.hash === 'function' ? (data) => crypto.hash('sha256', data, 'base64') : (data) => crypto.createHash('sha256').update(data).digest('base64');
 
 export function memoKey(text: string): string {
   return text.length <= PLAIN_KEY_CHARS ? text : `#${digest(text)}`;
@@ -125,8 +136,7 @@ export function memoize<T>(fn: (text: string) => T, opts: MemoOptions = { maxByt
     const hit = memo.get(key);
     if (hit !== undefined) return hit;
     const value = fn(text);
-    // The doorkeeper holds digests only: 2,048 of them are ~200 KB whatever the texts.
-    if (sightings.sight(key.length > 64 ? (key.startsWith('#') ? key : digest(text)) : key)) memo.set(key, value, opts.sizeOf(text));
+    if (sightings.sight(key)) memo.set(key, value, opts.sizeOf(text));
     return value;
   };
 }

@@ -11,7 +11,7 @@
  */
 import fastJsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
-import { ByteLru } from './memo.js';
+import { ByteLru, MAX_HASHED_STRING } from './memo.js';
 import type { Container, Pod, Volume, VolumeMount } from './pod.js';
 
 const { escapePathComponent } = fastJsonPatch;
@@ -104,8 +104,6 @@ export function applyAdditions(pod: Pod, add: Additions): Pod {
 
 /** Strings at least this long have their JSON remembered (the agent config files, the parsers). */
 const REMEMBERED_STRING = 256;
-/** V8 hashes longer strings by their length alone: such keys would all collide. */
-const MAX_HASHED_STRING = 16_383;
 /** The JSON text of long strings the patches carry, bounded by bytes. */
 const stringJson = new ByteLru<string>(1024 * 1024);
 

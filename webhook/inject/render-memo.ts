@@ -19,13 +19,11 @@
  * caller, the patch and the mutated pod share them, and nobody may change them.
  */
 import type { AgentRender, AgentRenderInput } from '../../sidecar-templates/types.js';
-import { ByteLru, digest } from '../core/memo.js';
+import { ByteLru, MAX_HASHED_STRING, digest } from '../core/memo.js';
 import type { Defaults } from '../core/policy.js';
 
 /** Default bound: a rendering is 5–30 KB with its key, so some hundreds of distinct stream sets. */
 export const RENDER_MEMO_BYTES = 4 * 1024 * 1024;
-/** V8 hashes a string's characters up to this length and only its length beyond. */
-const MAX_HASHED_KEY = 16_383;
 /**
  * Map entry, strings' headers, the frozen objects' shapes: a flat allowance of 512 bytes per entry,
  * of which ByteLru counts 64 itself (with the key, at 2 bytes a character).
@@ -46,7 +44,7 @@ function deepFreeze<T>(value: T): T {
 export function renderKey(agent: string, input: AgentRenderInput): string {
   const { defaults: _defaults, ...rest } = input;
   const key = `${agent}\n${JSON.stringify(rest)}`;
-  return key.length > MAX_HASHED_KEY ? `sha256:${digest(key)}` : key;
+  return key.length > MAX_HASHED_STRING ? `sha256:${digest(key)}` : key;
 }
 
 /** Bytes a rendering holds beyond its key, counted at 2 bytes a character. */
