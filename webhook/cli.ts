@@ -11,6 +11,7 @@ import { stringify as toYaml } from 'yaml';
 import { parseKubeVersion } from './core/kube-version.js';
 import { type Policy, BUILTIN_POLICY, parsePolicy } from './core/policy.js';
 import { InputError, problemText } from './core/problems.js';
+import { loadRegexEngine } from './core/regex.js';
 import { diagnostics, jsonAnswer, parseManifestDocuments, previewManifest } from './inject/preview.js';
 import type { KubeTarget } from './k8s/kubeconfig.js';
 import { loadConfig } from './config.js';
@@ -146,6 +147,8 @@ async function preview(argv: string[], io: Io): Promise<number> {
   const kubeVersion = parseKubeVersion(values['kube-version']);
   if (values['kube-version'] !== undefined && !kubeVersion) throw new Error(`--kube-version must look like 1.30, not ${values['kube-version']}`);
   const policy = loadPolicy(values.policy, io);
+  // A command runs once: the regex engine is loaded up front rather than on the first pod that needs it.
+  await loadRegexEngine();
   const source = values.filename === '-' ? 'stdin' : values.filename;
   const docs = parseManifestDocuments(readText(values.filename, io), source);
   // As kubectl: without -n, the kubeconfig context's namespace when one is named (always, for the plugin).

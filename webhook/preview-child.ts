@@ -4,6 +4,7 @@
  * server closed it or died: the IPC channel's `disconnect` is the signal, so no child outlives
  * its server.
  */
+import { loadRegexEngine } from './core/regex.js';
 import { type PreviewAnswer, type PreviewTask, runPreview } from './preview-worker.js';
 
 export interface ChildRequest {
@@ -40,6 +41,9 @@ if (process.send !== undefined) {
       if (e) process.exit(1);
     });
   process.on('message', (request: ChildRequest) => reply(answer(request)));
+  // Loaded before `ready`, not on the first pod that asks for a regex: a preview's time limit
+  // should not pay for it. A preview process is started only when previews are asked for.
+  await loadRegexEngine();
   runPreview(WARM_UP);
   reply({ ready: true });
 }

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { parseStreams } from '../../webhook/core/annotations.js';
 import { paramAllowed, parsePolicy } from '../../webhook/core/policy.js';
 import { problemText } from '../../webhook/core/problems.js';
-import { agentRegexError, onigurumaError, rubyRegexpError } from '../../webhook/core/regex.js';
+import { RegexEngineNotLoaded, agentRegexError, forgetRegexEngineForTests, loadRegexEngine, onigurumaError, regexEngineLoaded, rubyRegexpError, withRegexEngine } from '../../webhook/core/regex.js';
 import { PARSER_REGEX } from '../../sidecar-templates/fluent-bit/parsers.js';
 import { MULTILINE_BODY, MULTILINE_FIRSTLINE } from '../../sidecar-templates/fluentd/parsers.js';
 import { mutateChecked as mutate } from '../helpers/checked.js';
@@ -214,5 +214,52 @@ describe('fuzzing the checks', () => {
       }),
       { numRuns: NUM_RUNS * 3 },
     );
+  });
+});
+
+describe('the regex engine, loaded on first need', () => {
+  afterEach(() => loadRegexEngine());
+
+  it('refuses to check a pattern before it is loaded, rather than calling it invalid', () => {
+    forgetRegexEngineForTests();
+    expect(regexEngineLoaded()).toBe(false);
+    expect(() => onigurumaError('(?<message>.*)')).toThrow(RegexEngineNotLoaded);
+    // Through the core too: a stream with a regex throws, it is not answered as a bad regex.
+    expect(() => parseStreams('- path: /var/log/a/a.log\n  parser: regex\n  regex: "(?<message>.*)"\n')).toThrow(RegexEngineNotLoaded);
+    // A stream without a regex needs no engine.
+    expect(parseStreams('- path: /var/log/a/a.log\n').problems).toEqual([]);
+  });
+
+  it('withRegexEngine answers synchronously when the work needs no engine, and loads then runs again when it does', async () => {
+    forgetRegexEngineForTests();
+    expect(withRegexEngine(() => 42)).toBe(42);
+    let runs = 0;
+    let loads = 0;
+    const work = () => {
+      runs++;
+      return onigurumaError('(?<message>[a-');
+    };
+    // Concurrent callers share one load; only the caller that started it hears of it.
+    const all = [withRegexEngine(work, () => loads++), withRegexEngine(work, () => loads++), withRegexEngine(work, () => loads++)];
+    expect(all.every((r) => r instanceof Promise)).toBe(true);
+    const answers = await Promise.all(all);
+    expect(answers).toEqual([expect.stringContaining('premature end of char-class'), expect.any(String), expect.any(String)]);
+    expect(new Set(answers).size).toBe(1);
+    expect(runs).toBe(6);
+    expect(loads).toBe(1);
+    expect(regexEngineLoaded()).toBe(true);
+    // Loaded: synchronous again.
+    expect(withRegexEngine(work, () => loads++)).toBe(answers[0]);
+    expect(loads).toBe(1);
+  });
+
+  it('passes on errors that are not about the engine, without loading it', () => {
+    forgetRegexEngineForTests();
+    expect(() =>
+      withRegexEngine(() => {
+        throw new TypeError('a bug');
+      }),
+    ).toThrow(TypeError);
+    expect(regexEngineLoaded()).toBe(false);
   });
 });

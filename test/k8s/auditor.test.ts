@@ -12,6 +12,7 @@ import { loadConfig } from '../../webhook/config.js';
 import { type LivePod, auditPod } from '../../webhook/inject/audit.js';
 import { backoffMs, slimPod } from '../../webhook/k8s/cluster.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
+import { forgetRegexEngineForTests, loadRegexEngine } from '../../webhook/core/regex.js';
 import { startServer } from '../../webhook/main.js';
 import { EVENT_BURST, EVENT_RETRY_MS, type RunningAuditor, createAuditor, startAuditor } from '../../webhook/ops/auditor.js';
 import { CURRENT_POLICY, STDOUT_STREAMS, podFrom, running, seedCluster, template } from './cluster-fixture.js';
@@ -259,5 +260,41 @@ describe('serve --audit', () => {
     }
     expect(loadConfig({}, { SIDELOG_AUDIT: 'true' }).audit).toBe(true);
     expect(loadConfig({}, {}).audit).toBe(false);
+  });
+});
+
+describe('the auditor: the regex engine, loaded by the first pod that asks for a regex', () => {
+  const REGEX_STREAMS = '- path: /var/log/app/app.log\n  output: stdout\n  parser: regex\n  regex: "^(?<level>\\\\w+) (?<message>.*)$"\n';
+  const pods: LivePod[] = [
+    { metadata: { name: 'plain', namespace: 'ns', annotations: { 'sidelog.io/streams': '- path: /var/log/a.log\n' } }, spec: { containers: [{ name: 'a' }] } },
+    { metadata: { name: 'regex', namespace: 'ns', annotations: { 'sidelog.io/streams': REGEX_STREAMS } }, spec: { containers: [{ name: 'a' }] } },
+    { metadata: { name: 'bad-regex', namespace: 'ns', annotations: { 'sidelog.io/streams': REGEX_STREAMS.replace('(?<message>.*)', '(?<message>[a-') } }, spec: { containers: [{ name: 'a' }] } },
+  ];
+  const auditorFor = () => createAuditor({ registry: new Registry(), policy: () => parsePolicy(CURRENT_POLICY), kubeVersion: () => ({ major: 1, minor: 30 }), record: async () => undefined, log: { warn: () => undefined, info: () => undefined } });
+  afterEach(() => loadRegexEngine());
+
+  it('finds what an auditor with the engine loaded finds, once the engine has loaded', async () => {
+    const reference = auditorFor();
+    reference.upsertNamespace({ metadata: { name: 'ns', labels: { 'sidelog.io/injection': 'enabled' } } });
+    for (const p of pods) reference.upsertPod(p);
+    const expected = Object.fromEntries([...reference.findings()].map(([k, f]) => [k, f.reason]));
+    expect(expected).toEqual({ 'ns/plain': 'not-injected', 'ns/regex': 'not-injected', 'ns/bad-regex': 'not-injectable' });
+
+    forgetRegexEngineForTests();
+    const lazy = auditorFor();
+    lazy.upsertNamespace({ metadata: { name: 'ns', labels: { 'sidelog.io/injection': 'enabled' } } });
+    for (const p of pods) lazy.upsertPod(p);
+    // The regex pods wait for the load; the plain one is found at once.
+    expect(Object.fromEntries([...lazy.findings()].map(([k, f]) => [k, f.reason]))).toEqual({ 'ns/plain': 'not-injected' });
+    await until(() => expect(Object.fromEntries([...lazy.findings()].map(([k, f]) => [k, f.reason]))).toEqual(expected));
+    // A pod removed while the engine loads is not found afterwards.
+    forgetRegexEngineForTests();
+    const again = auditorFor();
+    again.upsertNamespace({ metadata: { name: 'ns', labels: { 'sidelog.io/injection': 'enabled' } } });
+    again.upsertPod(pods[1]!);
+    again.removePod(pods[1]!);
+    await loadRegexEngine();
+    await new Promise((r) => setTimeout(r, 20));
+    expect([...again.findings().keys()]).toEqual([]);
   });
 });

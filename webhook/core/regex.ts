@@ -12,8 +12,12 @@
  *    RE2 (re2js, pure JavaScript): linear time in the input, whatever the pattern. Patterns RE2
  *    cannot run (backreferences, lookaround) are refused when the policy loads.
  *
- * The WebAssembly module is loaded once, when this module is first imported; after that every
- * function here is pure and synchronous.
+ * The WebAssembly module is loaded the first time a pod asks for a regex, not at start: it is
+ * ~12 MB of resident memory that a cluster whose pods use no `regex` parser never needs. Every
+ * function here stays synchronous: a check that needs Oniguruma before it is loaded throws
+ * {@link RegexEngineNotLoaded}, and the asynchronous entry points (the handlers, the CLI, the
+ * preview worker, the auditor) run their synchronous work through {@link withRegexEngine}, which
+ * loads the engine and runs the work again. The work is pure, so running it again is safe.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -25,10 +29,72 @@ const SYNTAX_RUBY = 10;
 const OPTION_NONE = 1;
 
 const wasmPath = createRequire(import.meta.url).resolve('vscode-oniguruma/release/onig.wasm');
-await onig.loadWASM(readFileSync(wasmPath));
+
+/** Thrown by a check that needs Oniguruma before {@link loadRegexEngine} has finished. */
+export class RegexEngineNotLoaded extends Error {
+  constructor() {
+    super('the regex engine (Oniguruma) is not loaded yet; run the work through withRegexEngine');
+    this.name = 'RegexEngineNotLoaded';
+  }
+}
+
+let loaded = false;
+let loading: Promise<void> | undefined;
+
+/** Load Oniguruma's WebAssembly module, once; later calls share the load. A load that fails is tried again by the next call. */
+export function loadRegexEngine(): Promise<void> {
+  loading ??= Promise.resolve()
+    .then(() => onig.loadWASM(readFileSync(wasmPath)))
+    .then(
+      () => {
+        loaded = true;
+      },
+      (e: unknown) => {
+        loading = undefined;
+        throw e;
+      },
+    );
+  return loading;
+}
+
+/**
+ * For tests: checks throw {@link RegexEngineNotLoaded} again, as in a process that has not loaded
+ * the engine, so the lazy paths can be run in process. Loading again is immediate: the module
+ * stays compiled and vscode-oniguruma keeps its instance.
+ */
+export function forgetRegexEngineForTests(): void {
+  loaded = false;
+  loading = undefined;
+}
+
+/** True once Oniguruma is loaded (a pod asked for a regex, or an entry point loaded it). */
+export function regexEngineLoaded(): boolean {
+  return loaded;
+}
+
+/**
+ * Run synchronous `work`; when it needs Oniguruma before it is loaded, load it and run `work`
+ * again. Returns synchronously when the work did not need loading, so the common path costs no
+ * promise: `let r = withRegexEngine(work); if (r instanceof Promise) r = await r;`.
+ * `onLoaded` is called once, by the call that started the load, when the load has finished.
+ */
+export function withRegexEngine<T>(work: () => T, onLoaded?: () => void): T | Promise<T> {
+  try {
+    return work();
+  } catch (e) {
+    if (!(e instanceof RegexEngineNotLoaded)) throw e;
+    const starting = loading === undefined;
+    return loadRegexEngine().then(() => {
+      if (starting) onLoaded?.();
+      return work();
+    });
+  }
+}
 
 /** Oniguruma's compile error for `pattern` in Ruby syntax with ONIG_OPTION_NONE, or undefined when it compiles. */
 export function onigurumaError(pattern: string): string | undefined {
+  // Before the try: an unloaded engine is not the pattern's fault.
+  if (!loaded) throw new RegexEngineNotLoaded();
   let scanner: InstanceType<typeof onig.OnigScanner> | undefined;
   try {
     scanner = new onig.OnigScanner([pattern], { syntax: SYNTAX_RUBY, options: [OPTION_NONE] });

@@ -9,6 +9,7 @@ import type { Enforcement } from '../inject/mutate.js';
 import { problemText } from '../core/problems.js';
 import { isRawBody, parseJson, scanJson } from '../body.js';
 import { httpError } from '../errors.js';
+import { withRegexEngine } from '../core/regex.js';
 import type { ReviewCache } from '../review-cache.js';
 import type { ServerDeps } from '../server-deps.js';
 
@@ -25,11 +26,17 @@ export function mutateRoutes(app: FastifyInstance, deps: ServerDeps, cache: Revi
     const scan = scanJson(raw, cache.remembers(raw));
     const started = process.hrtime.bigint();
     const ctx = { policy: deps.policy(), enforcement, kubeVersion: deps.kubeVersion() };
-    const answer = cache.answer(raw, scan, ctx, () => {
+    const decode = () => {
       const parsed = parseReview(parseJson(raw));
       if ('problems' in parsed) throw httpError('BAD_REVIEW', parsed.problems.slice(0, 3).map(problemText).join('; '));
       return parsed.review;
-    });
+    };
+    // The first pod that asks for a regex loads the regex engine; every other review stays synchronous.
+    let answer = withRegexEngine(
+      () => cache.answer(raw, scan, ctx, decode),
+      () => req.log.info('regex engine loaded: the first pod asking for a regex parser'),
+    );
+    if (answer instanceof Promise) answer = await answer;
     const { result, outcome } = answer;
     const { tallies } = deps.metrics;
     tallies.requests.add(outcome, () => ({ route: 'mutate', outcome }));

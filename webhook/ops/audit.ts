@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { type Finding, type Workload, auditPod, fixFor, owningWorkload } from '../inject/audit.js';
 import { parseKubeVersion } from '../core/kube-version.js';
+import { loadRegexEngine } from '../core/regex.js';
 import type { Policy } from '../core/policy.js';
 import { CLUSTER_FLAGS, type Out, configMapRef, kubeTarget, outputFormat, policyFromConfigMap, table } from './common.js';
 
@@ -76,6 +77,7 @@ async function run(argv: string[], io: Out): Promise<number> {
   if (namespace !== undefined && namespaces.length === 0) throw new Error(`namespace ${namespace} not found`);
   const labels = new Map(namespaces.map((n) => [n.name, n.labels]));
   const findings: AuditEntry[] = [];
+  await loadRegexEngine();
   for (const pod of pods) {
     const finding = auditPod(pod, { namespaceLabels: labels.get(pod.metadata?.namespace ?? '') ?? {}, ...(policy ? { policy } : {}), kubeVersion });
     if (!finding) continue;

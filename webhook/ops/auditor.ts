@@ -19,6 +19,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { type Finding, type LivePod, auditPod, enforcementOf, fixFor, inferredOwners, owningWorkload } from '../inject/audit.js';
 import type { KubeVersion } from '../core/kube-version.js';
 import type { Policy } from '../core/policy.js';
+import { RegexEngineNotLoaded, loadRegexEngine } from '../core/regex.js';
 import type { PodEvent } from '../k8s/cluster.js';
 import type { KubeTarget } from '../k8s/kubeconfig.js';
 
@@ -110,7 +111,20 @@ export function createAuditor(deps: AuditorDeps): Auditor {
     const nsLabels = pod ? labels.get(pod.metadata?.namespace ?? '') : undefined;
     if (!pod || !nsLabels || !enforcementOf(nsLabels)) return setFinding(key, undefined);
     const policy = deps.policy?.();
-    setFinding(key, auditPod(pod, { namespaceLabels: nsLabels, ...(policy ? { policy } : {}), kubeVersion: deps.kubeVersion?.() }));
+    let finding: Finding | undefined;
+    try {
+      finding = auditPod(pod, { namespaceLabels: nsLabels, ...(policy ? { policy } : {}), kubeVersion: deps.kubeVersion?.() });
+    } catch (e) {
+      if (!(e instanceof RegexEngineNotLoaded)) throw e;
+      // The first pod that asks for a regex loads the engine; the pod is then evaluated afresh,
+      // as it is by then, so a later event for it is never overwritten by this one.
+      loadRegexEngine().then(
+        () => closed || evaluate(key),
+        (err: unknown) => deps.log.warn({ pod: key, error: (err as Error)?.message ?? String(err) }, 'auditor: cannot load the regex engine; the pod is not audited'),
+      );
+      return;
+    }
+    setFinding(key, finding);
   };
 
   const take = (): boolean => {

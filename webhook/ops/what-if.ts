@@ -11,6 +11,7 @@ import { STREAMS } from '../core/annotations.js';
 import { type OwnerReference, enforcementOf } from '../inject/audit.js';
 import { parseKubeVersion } from '../core/kube-version.js';
 import { parsePolicy } from '../core/policy.js';
+import { loadRegexEngine } from '../core/regex.js';
 import { type Subject, type WorkloadChange, compareWorkload, uninject } from '../inject/what-if.js';
 import { TEMPLATE_PATH } from '../inject/preview.js';
 import { CLUSTER_FLAGS, type Out, configMapRef, kubeTarget, outputFormat, policyFromConfigMap } from './common.js';
@@ -123,6 +124,7 @@ export async function whatIf(argv: string[], io: Out): Promise<number> {
       subjects.push({ object: o.kind === 'Pod' ? (uninject(o) as Json) : o, enforcement });
     }
   }
+  await loadRegexEngine();
   const changes = subjects.map((s) => compareWorkload(s, { current, next, kubeVersion }));
   const changed = changes.filter((c) => c.changed);
   changed.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
