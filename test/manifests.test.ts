@@ -264,6 +264,8 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       expect(server.command).toBeUndefined(); // the image's ENTRYPOINT
       expect(server.args).toEqual(SERVE_ARGS);
       expect(server.env).toContainEqual({ name: 'SIDELOG_LOG_LEVEL', value: 'info' });
+      // The image's glibc reads it; the benches start their servers with the same (shippedMallocEnv).
+      expect(server.env).toContainEqual({ name: 'MALLOC_ARENA_MAX', value: '2' });
       const config = serveConfig(server);
       expect(config).toMatchObject({ port: 8443, previewPort: 8444, host: '::', discoverVersion: true, logLevel: 'info' });
       expect(server.ports).toContainEqual({ name: 'https', containerPort: config.port, protocol: 'TCP' });

@@ -42,6 +42,7 @@ import {
   serveProcess,
   shippedLogLevel,
   shippedMemoryLimit,
+  shippedMallocEnv,
   shippedNodeOptions,
 } from './scenarios.js';
 import { type Requests, body, newShapes, nextBody, pod, review, templatesApply, uniqueTag } from './rows.js';
@@ -70,14 +71,14 @@ const SERVER_NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? shippedNodeOptions
 const SERVER_LOG_LEVEL = shippedLogLevel();
 
 /**
- * A bench server as a child process, with the Deployment's NODE_OPTIONS and SIDELOG_LOG_LEVEL
+ * A bench server as a child process, with the Deployment's NODE_OPTIONS, MALLOC_* and SIDELOG_LOG_LEVEL
  * (BENCH_NODE_OPTIONS overrides the flags), for both servers, so the bench measures what is
  * shipped and compares like with like. Its stdout (the webhook's log) is a pipe the bench drains
  * and drops, as a container runtime reads it: logging costs the server what it costs in a
  * cluster, and the bench holds none of it.
  */
 function startChild(kind: string, args: string[]): Promise<Child> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: SERVER_NODE_OPTIONS };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...shippedMallocEnv(), NODE_OPTIONS: SERVER_NODE_OPTIONS };
   if (SERVER_LOG_LEVEL !== undefined) env.SIDELOG_LOG_LEVEL = SERVER_LOG_LEVEL;
   else delete env.SIDELOG_LOG_LEVEL;
   const child = spawn(process.execPath, [join(HERE, 'servers.js'), kind, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
@@ -408,7 +409,7 @@ async function throughput() {
   writeFileSync(join(dir, 'response.json'), responseText);
   const args = [join(dir, 'tls.crt'), join(dir, 'tls.key'), policyFile, join(dir, 'response.json')];
 
-  console.log(`sidelog bench: ${SECONDS}s per run, ${CONNECTIONS} keep-alive connections, request ${body.length} B, response ${responseText.length} B, ${process.version}, servers with NODE_OPTIONS="${SERVER_NODE_OPTIONS}", webhook log level ${SERVER_LOG_LEVEL ?? 'default'} (stdout a drained pipe)`);
+  console.log(`sidelog bench: ${SECONDS}s per run, ${CONNECTIONS} keep-alive connections, request ${body.length} B, response ${responseText.length} B, ${process.version}, servers with NODE_OPTIONS="${SERVER_NODE_OPTIONS}"${Object.entries(shippedMallocEnv()).map(([k, v]) => ` ${k}=${v}`).join('')}, webhook log level ${SERVER_LOG_LEVEL ?? 'default'} (stdout a drained pipe)`);
   if (!templatesApply(bigTemplate)) throw new Error('bench: a distinct-pod template did not apply');
   const results: Row[] = [];
   const rows = [

@@ -31,6 +31,15 @@ export function shippedNodeOptions(): string {
   return shippedContainer().env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
 }
 
+/** The Deployment's settings of glibc's allocator (MALLOC_*), for every server a bench starts. */
+export function shippedMallocEnv(): Record<string, string> {
+  return Object.fromEntries(
+    shippedContainer()
+      .env.filter((e) => e.name.startsWith('MALLOC_') && e.value !== undefined)
+      .map((e) => [e.name, e.value!]),
+  );
+}
+
 /** SIDELOG_LOG_LEVEL as the Deployment sets it; undefined leaves the configuration's default. */
 export function shippedLogLevel(): string | undefined {
   return shippedContainer().env.find((e) => e.name === 'SIDELOG_LOG_LEVEL')?.value;
@@ -123,7 +132,7 @@ export interface ServeProcess {
 }
 
 /**
- * `sidelog serve` as the Deployment runs it: its NODE_OPTIONS, a certificate given as files, on
+ * `sidelog serve` as the Deployment runs it: its NODE_OPTIONS and MALLOC_*, a certificate given as files, on
  * loopback ports of its own.
  */
 export async function serveProcess(extraArgs: string[] = [], nodeOptions = shippedNodeOptions()): Promise<ServeProcess> {
@@ -134,7 +143,7 @@ export async function serveProcess(extraArgs: string[] = [], nodeOptions = shipp
   writeFileSync(join(dir, 'tls.key'), serving.key);
   const tlsArgs = ['--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key')];
   const args = ['serve', '--port', '0', '--preview-port', '0', '--host', '127.0.0.1', ...tlsArgs, '--policy', join(ROOT, 'test/golden/policy.yaml'), '--kube-version', '1.30', ...extraArgs];
-  const child = spawn(process.execPath, [join(ROOT, 'bin/sidelog.js'), ...args], { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: nodeOptions, SIDELOG_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'bin/sidelog.js'), ...args], { cwd: ROOT, env: { ...process.env, ...shippedMallocEnv(), NODE_OPTIONS: nodeOptions, SIDELOG_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   let exited = false;
   const exit = new Promise<void>((r) => child.once('exit', () => ((exited = true), r())));
