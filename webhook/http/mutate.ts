@@ -60,7 +60,9 @@ export function mutateRoutes(app: FastifyInstance, deps: ServerDeps, cache: Revi
         dryRun: answer.dryRun,
         enforcement,
         outcome,
-        ...(result.skip ? { reason: result.skip.code } : {}),
+        // Undefined is left out of the line. No spread here: properties after a spread in an object
+        // literal are each defined by a runtime call (callgrind: ~7k instructions a review).
+        reason: result.skip?.code,
         streams: result.injection?.streams.length ?? 0,
         warnings: result.warnings.length,
         remembered: answer.remembered,
