@@ -9,15 +9,19 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  * their counter when the registry is scraped: a prom-client `inc` hashes its labels on every call
  * (measured with callgrind: 4 % of the instructions of a remembered review for the counters and
  * the histogram a review touches). Label values come from closed sets (routes, outcomes, skip
- * codes, modes, agents, output types), so the tally holds a bounded number of entries.
+ * codes, modes, agents, output types), so the tally holds a bounded number of entries. A tally
+ * turns a key into its labels itself, the first time it sees the key: a call passes only the key,
+ * and makes no closure and no object.
  */
 export class Tally<L extends string> {
   private readonly counts = new Map<string, { readonly labels: Partial<Record<L, string>>; n: number }>();
 
-  add(key: string, labels: () => Partial<Record<L, string>>): void {
+  constructor(private readonly labelsOf: (key: string) => Partial<Record<L, string>>) {}
+
+  add(key: string): void {
     const entry = this.counts.get(key);
     if (entry) entry.n++;
-    else this.counts.set(key, { labels: labels(), n: 1 });
+    else this.counts.set(key, { labels: this.labelsOf(key), n: 1 });
   }
 
   /** Add what was counted since the last flush to `counter`. */
@@ -39,7 +43,15 @@ function flushing<L extends string>(tally: Tally<L>): { collect(this: Counter<L>
   };
 }
 
-/** Tallies of the review counters, flushed into `requests`, `answers`, `skips`, `injections` when scraped. */
+/** The `injections` tally's key: a stream's mode, agent and output type. */
+export function injectionKey(mode: string, agent: string, outputType: string): string {
+  return `${mode}\u0000${agent}\u0000${outputType}`;
+}
+
+/**
+ * Tallies of the review counters, flushed into `requests` (route `mutate`, by outcome), `answers`
+ * (by how the answer was found), `skips` (by reason) and `injections` (by {@link injectionKey}) when scraped.
+ */
 export interface ReviewTallies {
   readonly requests: Tally<'route' | 'outcome'>;
   readonly answers: Tally<'found'>;
@@ -73,7 +85,15 @@ export function createMetrics(opts: { certNotAfter: () => Date | undefined; poli
   const now = opts.now ?? Date.now;
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'sidelog_' });
   const inFlightSources = new Map<string, () => number>();
-  const tallies: ReviewTallies = { requests: new Tally(), answers: new Tally(), skips: new Tally(), injections: new Tally() };
+  const tallies: ReviewTallies = {
+    requests: new Tally((outcome) => ({ route: 'mutate', outcome })),
+    answers: new Tally((found) => ({ found })),
+    skips: new Tally((reason) => ({ reason })),
+    injections: new Tally((key) => {
+      const [mode, agent, output_type] = key.split('\u0000');
+      return { mode, agent, output_type };
+    }),
+  };
   return {
     tallies,
     watchInFlight: (cap, read) => void inFlightSources.set(cap, read),

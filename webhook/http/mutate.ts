@@ -5,11 +5,12 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseReview } from '../inject/admission.js';
-import type { Enforcement } from '../inject/mutate.js';
+import type { Enforcement, Injection } from '../inject/mutate.js';
 import { problemText } from '../core/problems.js';
 import { isRawBody, parseJson, scanJson } from '../body.js';
 import { httpError } from '../errors.js';
 import { withRegexEngine } from '../core/regex.js';
+import { injectionKey } from '../metrics.js';
 import type { ReviewCache } from '../review-cache.js';
 import type { ServerDeps } from '../server-deps.js';
 
@@ -18,6 +19,18 @@ import type { ServerDeps } from '../server-deps.js';
  * (measured: ~1 µs less per review than the full double).
  */
 const toMicros = (ms: number): number => Math.round(ms * 1e3) / 1e3;
+
+/** Each injection's tally keys, made once per injection: a remembered answer's is one object, counted on every hit. */
+const keysOfInjection = new WeakMap<Injection, readonly string[]>();
+
+function injectionKeys(injection: Injection): readonly string[] {
+  let keys = keysOfInjection.get(injection);
+  if (keys === undefined) {
+    keys = injection.streams.map((s) => injectionKey(s.mode, s.mode === 'agent' ? injection.agent ?? '' : '', s.outputType ?? ''));
+    keysOfInjection.set(injection, keys);
+  }
+  return keys;
+}
 
 export function mutateRoutes(app: FastifyInstance, deps: ServerDeps, cache: ReviewCache): void {
   const handle = (enforcement: Enforcement) => async (req: FastifyRequest, reply: FastifyReply) => {
@@ -39,18 +52,10 @@ export function mutateRoutes(app: FastifyInstance, deps: ServerDeps, cache: Revi
     if (answer instanceof Promise) answer = await answer;
     const { result, outcome } = answer;
     const { tallies } = deps.metrics;
-    tallies.requests.add(outcome, () => ({ route: 'mutate', outcome }));
-    const found = answer.remembered || 'worked-out';
-    tallies.answers.add(found, () => ({ found }));
-    if (result.skip) {
-      const reason = result.skip.code;
-      tallies.skips.add(reason, () => ({ reason }));
-    }
-    for (const s of result.injection?.streams ?? []) {
-      const agent = s.mode === 'agent' ? result.injection?.agent ?? '' : '';
-      const outputType = s.outputType ?? '';
-      tallies.injections.add(`${s.mode}\u0000${agent}\u0000${outputType}`, () => ({ mode: s.mode, agent, output_type: outputType }));
-    }
+    tallies.requests.add(outcome);
+    tallies.answers.add(answer.remembered || 'worked-out');
+    if (result.skip) tallies.skips.add(result.skip.code);
+    if (result.injection) for (const key of injectionKeys(result.injection)) tallies.injections.add(key);
     const coreMs = toMicros(Number(process.hrtime.bigint() - started) / 1e6);
     req.log.info(
       {
