@@ -58,6 +58,27 @@ describe('the review memo', () => {
     }
   });
 
+  it('reads every way a uid can be written: plain, escaped, with a quote, a control character or a non-ASCII letter, or the longest allowed', () => {
+    const cache = createReviewCache();
+    // Warm the memo so the rest are answered from it, where the uid is read off the bytes.
+    for (const uid of ['w1', 'w2']) answer(cache, reviewBytes(sample, uid));
+    const written: Array<[string, string]> = [
+      ['"plain-1"', 'plain-1'],
+      ['"a\\u0062c"', 'abc'],
+      ['"q\\"uote"', 'q"uote'],
+      ['"tab\\t"', 'tab\t'],
+      ['"\u00fc-umlaut"', '\u00fc-umlaut'],
+      ['"\x7f"', '\x7f'],
+      [`"${'x'.repeat(256)}"`, 'x'.repeat(256)],
+    ];
+    for (const [token, uid] of written) {
+      const raw = Buffer.from(reviewBytes(sample, 'PLACEHOLDER').toString('utf8').replace('"PLACEHOLDER"', token));
+      const a = answer(cache, raw);
+      expect([a.remembered, a.uid]).toEqual(['bytes', uid]);
+      expect(JSON.parse(a.body.toString('utf8')).response.uid).toBe(uid);
+    }
+  });
+
   it('writes multi-byte text (uid, warnings) whole, fresh (text) and remembered (UTF-8 bytes)', () => {
     const cache = createReviewCache();
     // A stream whose output the namespace may not use: a warning that quotes the pod's own text.

@@ -119,46 +119,59 @@ function withUid(bytes: AnswerBytes, uid: string): Buffer {
   return body;
 }
 
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
 /** The uid token's value when it is one a review may carry (1 to 256 characters). */
 function uidOf(raw: Buffer, scan: BodyScan): string | undefined {
   if (!scan.uid) return undefined;
+  const { start, end } = scan.uid;
+  // Printable ASCII without escapes (what API servers send) reads as it is; anything else is JSON.parse's to read or refuse.
+  let plain = end - start >= 3 && end - start <= 258 && raw[start] === QUOTE && raw[end - 1] === QUOTE;
+  for (let i = start + 1; plain && i < end - 1; i++) {
+    const b = raw[i]!;
+    plain = b >= 0x20 && b < 0x80 && b !== BACKSLASH && b !== QUOTE;
+  }
+  if (plain) return raw.toString('latin1', start + 1, end - 1);
   try {
-    const uid: unknown = JSON.parse(raw.toString('utf8', scan.uid.start, scan.uid.end));
+    const uid: unknown = JSON.parse(raw.toString('utf8', start, end));
     return typeof uid === 'string' && uid.length >= 1 && uid.length <= 256 ? uid : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** The values a scan's cuts hold, the uid's excepted: [start, end] pairs. */
-function cutValues(cuts: readonly number[]): number[] {
-  const out: number[] = [];
-  for (let c = 0; c < cuts.length; c += 3) if (cuts[c + 2] !== UID) out.push(cuts[c]!, cuts[c + 1]!);
-  return out;
-}
-
-/** The cut values' bytes, one after another, and the length of each. */
-function cutBytes(raw: Buffer, values: readonly number[]): { cut: Buffer; cutLengths: number[] } {
+/** The cut values' bytes (the uid's excepted), one after another, and the length of each. */
+function cutBytes(raw: Buffer, cuts: readonly number[]): { cut: Buffer; cutLengths: number[] } {
   const parts: Buffer[] = [];
-  for (let v = 0; v < values.length; v += 2) parts.push(raw.subarray(values[v]!, values[v + 1]!));
+  for (let c = 0; c < cuts.length; c += 3) if (cuts[c + 2] !== UID) parts.push(raw.subarray(cuts[c]!, cuts[c + 1]!));
   return { cut: Buffer.concat(parts), cutLengths: parts.map((p) => p.length) };
 }
 
+/** Whether `length` bytes of `a` from `aAt` equal those of `b` from `bAt`; short runs are compared here, not by a native call each. */
+function sameBytes(a: Buffer, aAt: number, b: Buffer, bAt: number, length: number): boolean {
+  if (length > 32) return a.compare(b, bAt, bAt + length, aAt, aAt + length) === 0;
+  for (let i = 0; i < length; i++) if (a[aAt + i] !== b[bAt + i]) return false;
+  return true;
+}
+
 /**
- * How a review's cut values compare with the remembered review's: all the same bytes (`bytes`),
- * or some other but each of those JSON (`shape`), or some not JSON (undefined: the review is then
- * parsed, and refused). Only a value that differs is parsed.
+ * How a review's cut values (the uid's excepted) compare with the remembered review's: all the
+ * same bytes (`bytes`), or some other but each of those JSON (`shape`), or some not JSON
+ * (undefined: the review is then parsed, and refused). Only a value that differs is parsed.
  */
-function compareCut(raw: Buffer, values: readonly number[], remembered: Pick<Entry, 'cut' | 'cutLengths'>): 'bytes' | 'shape' | undefined {
+function compareCut(raw: Buffer, cuts: readonly number[], remembered: Pick<Entry, 'cut' | 'cutLengths'>): 'bytes' | 'shape' | undefined {
   const { cut, cutLengths } = remembered;
   let at = 0;
-  let same = values.length === 2 * cutLengths.length;
-  for (let v = 0; v < values.length; v += 2) {
-    const start = values[v]!;
-    const end = values[v + 1]!;
+  let value = 0;
+  let same = true;
+  for (let c = 0; c < cuts.length; c += 3) {
+    if (cuts[c + 2] === UID) continue;
+    const start = cuts[c]!;
+    const end = cuts[c + 1]!;
     const length = end - start;
-    const mine = cutLengths[v / 2];
-    if (mine !== length || raw.compare(cut, at, at + length, start, end) !== 0) {
+    const mine = cutLengths[value++];
+    if (mine !== length || !sameBytes(raw, start, cut, at, length)) {
       same = false;
       try {
         JSON.parse(raw.toString('utf8', start, end));
@@ -168,7 +181,7 @@ function compareCut(raw: Buffer, values: readonly number[], remembered: Pick<Ent
     }
     if (mine !== undefined) at += mine;
   }
-  return same ? 'bytes' : 'shape';
+  return same && value === cutLengths.length ? 'bytes' : 'shape';
 }
 
 export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAULTS): ReviewCache {
@@ -181,7 +194,14 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
     if (id === undefined) policyIds.set(p, (id = nextPolicyId++));
     return id;
   };
-  const contextOf = (ctx: ReviewContext) => `${policyId(ctx.policy)}\u0000${ctx.enforcement}\u0000${ctx.kubeVersion ? `${ctx.kubeVersion.major}.${ctx.kubeVersion.minor}` : ''}\u0000`;
+  /** The last context's text: the policy, enforcement and version change seldom, so it is written again only when one does. */
+  let last: { policy: Policy; enforcement: ReviewContext['enforcement']; kubeVersion: ReviewContext['kubeVersion']; text: string } | undefined;
+  const contextOf = (ctx: ReviewContext): string => {
+    if (last && last.policy === ctx.policy && last.enforcement === ctx.enforcement && last.kubeVersion === ctx.kubeVersion) return last.text;
+    const text = `${policyId(ctx.policy)}\u0000${ctx.enforcement}\u0000${ctx.kubeVersion ? `${ctx.kubeVersion.major}.${ctx.kubeVersion.minor}` : ''}\u0000`;
+    last = { policy: ctx.policy, enforcement: ctx.enforcement, kubeVersion: ctx.kubeVersion, text };
+    return text;
+  };
   /** The context and the shape are written here. */
   const scratch = Buffer.allocUnsafe(opts.maxBodyBytes + 256);
   /**
@@ -214,11 +234,10 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
       const cuts = remembers(raw) ? scan.cuts : undefined;
       const key = cuts !== undefined ? keyOf(raw, cuts, contextOf(ctx)) : undefined;
       const scannedUid = key !== undefined ? uidOf(raw, scan) : undefined;
-      const values = key !== undefined ? cutValues(cuts!) : [];
       if (key !== undefined && scannedUid !== undefined) {
         const hit = memo.get(key);
         // Not JSON where it was cut: the parse below refuses it.
-        const found = hit && compareCut(raw, values, hit);
+        const found = hit && compareCut(raw, cuts!, hit);
         if (hit && found) return answered(hit, scannedUid, withUid(hit, scannedUid), found);
       }
       const review = parse();
@@ -229,7 +248,7 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
       // Remember only on the second sighting, and only when the bytes said what the parse did.
       if (key !== undefined && scannedUid === uid && sightings.sight(key)) {
         const bytes = toBytes(text);
-        const cut = cutBytes(raw, values);
+        const cut = cutBytes(raw, cuts!);
         const entry: Entry = { ...answerFacts, ...bytes, ...cut };
         memo.set(key, entry, bytes.before.length + bytes.after.length + cut.cut.length + 8 * cut.cutLengths.length + 512 + 128 * (fresh.result.injection?.streams.length ?? 0));
       }
