@@ -108,11 +108,31 @@ function toBytes(text: AnswerText): AnswerBytes {
   return { before: Buffer.from(text.before, 'utf8'), after: Buffer.from(text.after, 'utf8') };
 }
 
+/**
+ * Remembered answers' bodies are cut from slabs of 256 KiB: one allocation, and one report of
+ * memory outside the heap to V8, for ~18 answers instead of one each (a 14 KB buffer is too big for
+ * Node.js's own 8 KiB pool). A slab is freed once the last body cut from it is.
+ */
+const SLAB_BYTES = 256 * 1024;
+let slab = Buffer.alloc(0);
+let slabUsed = 0;
+
+function bodyBuffer(length: number): Buffer {
+  if (length > SLAB_BYTES / 8) return Buffer.allocUnsafe(length);
+  if (slabUsed + length > slab.length) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const body = slab.subarray(slabUsed, slabUsed + length);
+  slabUsed += (length + 7) & ~7;
+  return body;
+}
+
 /** A remembered answer with its uid: one buffer, the uid's JSON written between the two parts. */
 function withUid(bytes: AnswerBytes, uid: string): Buffer {
   const uidJson = json(uid);
   const uidBytes = Buffer.byteLength(uidJson);
-  const body = Buffer.allocUnsafe(bytes.before.length + uidBytes + bytes.after.length);
+  const body = bodyBuffer(bytes.before.length + uidBytes + bytes.after.length);
   bytes.before.copy(body, 0);
   body.write(uidJson, bytes.before.length, 'utf8');
   bytes.after.copy(body, bytes.before.length + uidBytes);
