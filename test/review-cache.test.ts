@@ -79,6 +79,18 @@ describe('the review memo', () => {
     }
   });
 
+  it('gives each remembered answer bytes of its own: answers kept across several slabs stay whole', () => {
+    const cache = createReviewCache();
+    for (const uid of ['w1', 'w2']) answer(cache, reviewBytes(sample, uid));
+    // ~18 answers of 14 KB fit a 256 KiB slab: 60 span four slabs, all held at once as in-flight responses are.
+    const held = Array.from({ length: 60 }, (_, i) => answer(cache, reviewBytes(sample, `held-${i}`)));
+    const fresh = answerReview(parse(reviewBytes(sample, 'x'))(), ctx).review;
+    for (const [i, a] of held.entries()) {
+      expect(a.remembered).toBe('bytes');
+      expect(JSON.parse(a.body.toString('utf8'))).toEqual({ ...fresh, response: { ...fresh.response, uid: `held-${i}` } });
+    }
+  });
+
   it('writes multi-byte text (uid, warnings) whole, fresh (text) and remembered (UTF-8 bytes)', () => {
     const cache = createReviewCache();
     // A stream whose output the namespace may not use: a warning that quotes the pod's own text.
