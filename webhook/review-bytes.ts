@@ -45,6 +45,7 @@ const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const COMMA = 0x2c;
 const COLON = 0x3a;
+const ZERO = 0x30;
 
 const isSpace = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 
@@ -231,7 +232,8 @@ export function writeShape(raw: Buffer, cuts: readonly number[], out: Buffer, at
   let from = 0;
   for (let c = 0; c < cuts.length; c += 3) {
     n += raw.copy(out, n, from, cuts[c]);
-    n += out.write(cuts[c + 2] === LEFT_OUT ? '0' : '""', n, 'latin1');
+    if (cuts[c + 2] === LEFT_OUT) out[n++] = ZERO;
+    else (out[n++] = QUOTE), (out[n++] = QUOTE);
     from = cuts[c + 1]!;
   }
   return n + raw.copy(out, n, from);
@@ -249,4 +251,126 @@ export function nestingDepth(value: unknown, limit = MAX_DEPTH): number {
     for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, d + 1]);
   }
   return deepest;
+}
+
+const SPACE = 0x20;
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const MINUS = 0x2d;
+const DOT = 0x2e;
+const NINE = 0x39;
+
+function skipSpace(b: Uint8Array, i: number, end: number): number {
+  while (i < end && (b[i] === SPACE || b[i] === LF || b[i] === CR || b[i] === TAB)) i++;
+  return i;
+}
+
+const isDigit = (c: number | undefined): boolean => c !== undefined && c >= ZERO && c <= NINE;
+const isHex = (c: number | undefined): boolean => c !== undefined && ((c >= ZERO && c <= NINE) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
+
+/** After the string token at `i`, or -1. Bytes from 0x80 are taken: decoded, they are characters (U+FFFD at worst). */
+function skipString(b: Uint8Array, i: number, end: number): number {
+  if (b[i] !== QUOTE) return -1;
+  for (i++; i < end; ) {
+    const c = b[i]!;
+    if (c === QUOTE) return i + 1;
+    if (c < 0x20) return -1;
+    if (c !== BACKSLASH) {
+      i++;
+      continue;
+    }
+    const e = b[i + 1];
+    if (e === 0x75) {
+      // \uXXXX
+      if (i + 6 > end || !isHex(b[i + 2]) || !isHex(b[i + 3]) || !isHex(b[i + 4]) || !isHex(b[i + 5])) return -1;
+      i += 6;
+    } else if (e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+      i += 2;
+    } else {
+      return -1;
+    }
+  }
+  return -1;
+}
+
+function skipDigits(b: Uint8Array, i: number, end: number): number {
+  if (i >= end || !isDigit(b[i])) return -1;
+  while (i < end && isDigit(b[i])) i++;
+  return i;
+}
+
+function skipNumber(b: Uint8Array, i: number, end: number): number {
+  if (b[i] === MINUS) i++;
+  if (i >= end) return -1;
+  if (b[i] === ZERO) i++;
+  else if ((i = skipDigits(b, i, end)) < 0) return -1;
+  if (i < end && b[i] === DOT && (i = skipDigits(b, i + 1, end)) < 0) return -1;
+  if (i < end && (b[i] === 0x65 || b[i] === 0x45)) {
+    i++;
+    if (i < end && (b[i] === 0x2b || b[i] === MINUS)) i++;
+    if ((i = skipDigits(b, i, end)) < 0) return -1;
+  }
+  return i;
+}
+
+function skipWord(b: Uint8Array, i: number, end: number, word: string): number {
+  if (i + word.length > end) return -1;
+  for (let k = 0; k < word.length; k++) if (b[i + k] !== word.charCodeAt(k)) return -1;
+  return i + word.length;
+}
+
+/** After the JSON value at `i` (no white space before it), or -1. */
+function skipValue(b: Uint8Array, i: number, end: number): number {
+  if (i >= end) return -1;
+  const c = b[i]!;
+  if (c === QUOTE) return skipString(b, i, end);
+  if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+    const object = c === OPEN_OBJECT;
+    const close = object ? CLOSE_OBJECT : CLOSE_ARRAY;
+    i = skipSpace(b, i + 1, end);
+    if (b[i] === close) return i + 1;
+    for (;;) {
+      if (object) {
+        i = skipString(b, i, end);
+        if (i < 0) return -1;
+        i = skipSpace(b, i, end);
+        if (b[i] !== COLON) return -1;
+        i = skipSpace(b, i + 1, end);
+      }
+      i = skipValue(b, i, end);
+      if (i < 0) return -1;
+      i = skipSpace(b, i, end);
+      if (b[i] === close) return i + 1;
+      if (b[i] !== COMMA) return -1;
+      i = skipSpace(b, i + 1, end);
+    }
+  }
+  if (c === MINUS || isDigit(c)) return skipNumber(b, i, end);
+  if (c === 0x74) return skipWord(b, i, end, 'true');
+  if (c === 0x66) return skipWord(b, i, end, 'false');
+  if (c === 0x6e) return skipWord(b, i, end, 'null');
+  return -1;
+}
+
+/** Longest value {@link isJsonText} reads itself; longer ones are JSON.parse's. It recurses once per level. */
+export const MAX_CHECKED_VALUE = 256;
+
+/**
+ * Whether `bytes[start, end)` is one JSON value, white space around it allowed, exactly as
+ * `JSON.parse(bytes.toString('utf8', start, end))` would take it, without building it. Bytes from
+ * 0x80 decode to characters (U+FFFD when they are not UTF-8), which JSON takes inside strings
+ * only; the UTF-8 decoder never swallows an ASCII byte, so the structure is the bytes'.
+ */
+export function isJsonText(bytes: Uint8Array, start: number, end: number): boolean {
+  if (end - start > MAX_CHECKED_VALUE) {
+    try {
+      JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8', start, end));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  const at = skipValue(bytes, skipSpace(bytes, start, end), end);
+  return at >= 0 && skipSpace(bytes, at, end) === end;
 }

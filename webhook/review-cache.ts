@@ -21,7 +21,7 @@
 import { type AdmissionReview, type ReviewContext, type ReviewResult, answerReview } from './inject/admission.js';
 import { ByteLru, MAX_HASHED_STRING, Sightings, digest } from './core/memo.js';
 import type { Policy } from './core/policy.js';
-import { type BodyScan, UID, writeShape } from './review-bytes.js';
+import { type BodyScan, UID, isJsonText, writeShape } from './review-bytes.js';
 
 /** What the route logs and counts about an answer (kept with remembered answers). */
 export interface AnswerFacts extends Omit<ReviewResult, 'review'> {
@@ -193,11 +193,8 @@ function compareCut(raw: Buffer, cuts: readonly number[], remembered: Pick<Entry
     const mine = cutLengths[value++];
     if (mine !== length || !sameBytes(raw, start, cut, at, length)) {
       same = false;
-      try {
-        JSON.parse(raw.toString('utf8', start, end));
-      } catch {
-        return undefined;
-      }
+      // Read as JSON.parse would, without building the value (test/property/json-text.property.test.ts).
+      if (!isJsonText(raw, start, end)) return undefined;
     }
     if (mine !== undefined) at += mine;
   }
