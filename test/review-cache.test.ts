@@ -82,7 +82,7 @@ describe('the review memo', () => {
   it('gives each remembered answer bytes of its own: answers kept across several slabs stay whole', () => {
     const cache = createReviewCache();
     for (const uid of ['w1', 'w2']) answer(cache, reviewBytes(sample, uid));
-    // ~18 answers of 14 KB fit a 256 KiB slab: 60 span four slabs, all held at once as in-flight responses are.
+    // Nine answers of 14 KB fit a 128 KiB slab: 60 span seven slabs, all held at once as in-flight responses are.
     const held = Array.from({ length: 60 }, (_, i) => answer(cache, reviewBytes(sample, `held-${i}`)));
     const fresh = answerReview(parse(reviewBytes(sample, 'x'))(), ctx).review;
     for (const [i, a] of held.entries()) {

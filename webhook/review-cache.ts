@@ -109,16 +109,20 @@ function toBytes(text: AnswerText): AnswerBytes {
 }
 
 /**
- * Remembered answers' bodies are cut from slabs of 256 KiB: one allocation, and one report of
- * memory outside the heap to V8, for ~18 answers instead of one each (a 14 KB buffer is too big for
- * Node.js's own 8 KiB pool). A slab is freed once the last body cut from it is.
+ * Remembered answers' bodies up to 32 KiB are cut from slabs of 128 KiB: one allocation, and one
+ * report of memory outside the heap to V8, for nine 14 KB answers instead of one each (too big for
+ * Node.js's own 8 KiB pool; 64 KiB slabs measured 0.5 µs a review slower). A slab is freed once
+ * the last body cut from it is, so a body a slow client keeps waiting holds at most 128 KiB: with
+ * every review in flight so held, 128 KiB times `--max-reviews` (8 MiB with the Deployment's 64;
+ * docs/capacity.md).
  */
-const SLAB_BYTES = 256 * 1024;
+export const ANSWER_SLAB_BYTES = 128 * 1024;
+const SLAB_BYTES = ANSWER_SLAB_BYTES;
 let slab = Buffer.alloc(0);
 let slabUsed = 0;
 
 function bodyBuffer(length: number): Buffer {
-  if (length > SLAB_BYTES / 8) return Buffer.allocUnsafe(length);
+  if (length > SLAB_BYTES / 4) return Buffer.allocUnsafe(length);
   if (slabUsed + length > slab.length) {
     slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
     slabUsed = 0;

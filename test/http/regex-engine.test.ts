@@ -5,7 +5,7 @@
  * engine was loaded from the start, for the first regex pods (concurrent, valid and invalid), for
  * those after them, and for pods with no regex before them.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -112,5 +112,40 @@ describe('the regex engine, loaded by the first pod that asks for a regex', () =
       expect(mine).toEqual(reference);
     }
     expect(lazy.logs().filter((l) => l.msg === LOADED)).toHaveLength(1);
+  });
+});
+
+describe('a regex engine that fails to load', () => {
+  // In a plain Node.js process (jest's module registry would hand back the module it already
+  // loaded): the built module, with the first load given bytes that are not WebAssembly.
+  it('is tried again with a fresh copy once RETRY_LOAD_MS have passed, and fails at once before', () => {
+    const script = `
+      const r = await import(${JSON.stringify(join(ROOT, 'dist/webhook/core/regex.js'))});
+      let now = 1_000_000;
+      Date.now = () => now;
+      r.forgetRegexEngineForTests({ brokenLoads: 1 });
+      const work = () => r.onigurumaError('(?<message>[a-');
+      const out = [];
+      const attempt = async () => {
+        try {
+          out.push({ answer: await r.withRegexEngine(work), loaded: r.regexEngineLoaded() });
+        } catch (e) {
+          out.push({ error: String(e.message), loaded: r.regexEngineLoaded() });
+        }
+      };
+      await attempt();
+      now += r.RETRY_LOAD_MS - 1;
+      await attempt();
+      now += 1;
+      await attempt();
+      process.stdout.write(JSON.stringify(out));
+    `;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 20000 });
+    expect(run.stderr).toBe('');
+    const [first, early, later] = JSON.parse(run.stdout) as Array<{ answer?: string; error?: string; loaded: boolean }>;
+    expect(first).toEqual({ error: expect.stringMatching(/WebAssembly/), loaded: false });
+    // The same failure, at once: no second attempt within the interval.
+    expect(early).toEqual({ error: first!.error, loaded: false });
+    expect(later).toEqual({ answer: expect.stringContaining('premature end of char-class'), loaded: true });
   });
 });

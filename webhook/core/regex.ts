@@ -22,13 +22,15 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { RE2JS } from 're2js';
-import onig from 'vscode-oniguruma';
+import type * as Onig from 'vscode-oniguruma';
 
 /** vscode-oniguruma's `Syntax.Ruby` and `FindOption.None` (const enums, not importable with isolatedModules). */
 const SYNTAX_RUBY = 10;
 const OPTION_NONE = 1;
 
-const wasmPath = createRequire(import.meta.url).resolve('vscode-oniguruma/release/onig.wasm');
+const require = createRequire(import.meta.url);
+const wasmPath = require.resolve('vscode-oniguruma/release/onig.wasm');
+const onigPath = require.resolve('vscode-oniguruma');
 
 /** Thrown by a check that needs Oniguruma before {@link loadRegexEngine} has finished. */
 export class RegexEngineNotLoaded extends Error {
@@ -38,38 +40,57 @@ export class RegexEngineNotLoaded extends Error {
   }
 }
 
-let loaded = false;
+/** The loaded engine: vscode-oniguruma's module, once its `loadWASM` has succeeded. */
+let onig: typeof Onig | undefined;
 let loading: Promise<void> | undefined;
+/** When the last load failed (ms), and why: another is tried only after RETRY_LOAD_MS. */
+let failed: { at: number; error: unknown } | undefined;
+/** Loads a test wants to fail ({@link forgetRegexEngineForTests}). */
+let brokenLoads = 0;
+/** Between two attempts to load the engine after a failure: each costs the event loop tens of ms. */
+export const RETRY_LOAD_MS = 10_000;
 
-/** Load Oniguruma's WebAssembly module, once; later calls share the load. A load that fails is tried again by the next call. */
+/**
+ * Load Oniguruma's WebAssembly module, once; later calls share the load. A load that fails is
+ * tried again by a call at least RETRY_LOAD_MS later (calls before that fail at once with the same
+ * error), with a fresh copy of vscode-oniguruma: it keeps its first load's promise, failed or not.
+ */
 export function loadRegexEngine(): Promise<void> {
-  loading ??= Promise.resolve()
-    .then(() => onig.loadWASM(readFileSync(wasmPath)))
-    .then(
-      () => {
-        loaded = true;
-      },
-      (e: unknown) => {
-        loading = undefined;
-        throw e;
-      },
-    );
+  if (loading) return loading;
+  if (failed && Date.now() - failed.at < RETRY_LOAD_MS) return Promise.reject(failed.error);
+  loading = Promise.resolve()
+    .then(async () => {
+      delete require.cache[onigPath];
+      const mod = require(onigPath) as typeof Onig;
+      // Bytes that are not WebAssembly, when a test asks for failed loads.
+      const bytes = brokenLoads > 0 && brokenLoads-- > 0 ? new Uint8Array([0, 0x61, 0x73, 0x6d, 9]) : readFileSync(wasmPath);
+      await mod.loadWASM(bytes);
+      onig = mod;
+      failed = undefined;
+    })
+    .catch((e: unknown) => {
+      failed = { at: Date.now(), error: e };
+      loading = undefined;
+      throw e;
+    });
   return loading;
 }
 
 /**
  * For tests: checks throw {@link RegexEngineNotLoaded} again, as in a process that has not loaded
- * the engine, so the lazy paths can be run in process. Loading again is immediate: the module
- * stays compiled and vscode-oniguruma keeps its instance.
+ * the engine, so the lazy paths can be run in process. The next load instantiates it afresh;
+ * `brokenLoads` of them are given bytes that are not WebAssembly, and fail.
  */
-export function forgetRegexEngineForTests(): void {
-  loaded = false;
+export function forgetRegexEngineForTests(opts: { brokenLoads?: number } = {}): void {
+  onig = undefined;
   loading = undefined;
+  failed = undefined;
+  brokenLoads = opts.brokenLoads ?? 0;
 }
 
 /** True once Oniguruma is loaded (a pod asked for a regex, or an entry point loaded it). */
 export function regexEngineLoaded(): boolean {
-  return loaded;
+  return onig !== undefined;
 }
 
 /**
@@ -94,8 +115,8 @@ export function withRegexEngine<T>(work: () => T, onLoaded?: () => void): T | Pr
 /** Oniguruma's compile error for `pattern` in Ruby syntax with ONIG_OPTION_NONE, or undefined when it compiles. */
 export function onigurumaError(pattern: string): string | undefined {
   // Before the try: an unloaded engine is not the pattern's fault.
-  if (!loaded) throw new RegexEngineNotLoaded();
-  let scanner: InstanceType<typeof onig.OnigScanner> | undefined;
+  if (!onig) throw new RegexEngineNotLoaded();
+  let scanner: InstanceType<typeof Onig.OnigScanner> | undefined;
   try {
     scanner = new onig.OnigScanner([pattern], { syntax: SYNTAX_RUBY, options: [OPTION_NONE] });
     return undefined;

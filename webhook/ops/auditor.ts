@@ -117,11 +117,19 @@ export function createAuditor(deps: AuditorDeps): Auditor {
     } catch (e) {
       if (!(e instanceof RegexEngineNotLoaded)) throw e;
       // The first pod that asks for a regex loads the engine; the pod is then evaluated afresh,
-      // as it is by then, so a later event for it is never overwritten by this one.
-      loadRegexEngine().then(
-        () => closed || evaluate(key),
-        (err: unknown) => deps.log.warn({ pod: key, error: (err as Error)?.message ?? String(err) }, 'auditor: cannot load the regex engine; the pod is not audited'),
-      );
+      // as it is by then, so a later event for it is never overwritten by this one. Until then it
+      // keeps no finding: none that could be stale is recorded meanwhile, or kept if the load fails.
+      setFinding(key, undefined);
+      loadRegexEngine()
+        .then(
+          () => {
+            if (closed) return;
+            evaluate(key);
+            void auditor.flush();
+          },
+          (err: unknown) => deps.log.warn({ pod: key, error: (err as Error)?.message ?? String(err) }, 'auditor: cannot load the regex engine; the pod is not audited until its next event'),
+        )
+        .catch((err: unknown) => deps.log.warn({ pod: key, error: (err as Error)?.message ?? String(err) }, 'auditor: cannot evaluate the pod'));
       return;
     }
     setFinding(key, finding);
@@ -158,7 +166,7 @@ export function createAuditor(deps: AuditorDeps): Auditor {
     }
   };
 
-  return {
+  const auditor: Auditor = {
     upsertPod(pod) {
       const key = keyOf(pod);
       if (typeof pod.metadata?.annotations?.['sidelog.io/streams'] !== 'string') {
@@ -196,6 +204,7 @@ export function createAuditor(deps: AuditorDeps): Auditor {
       await flushing;
     },
   };
+  return auditor;
 }
 
 export interface RunningAuditor {
