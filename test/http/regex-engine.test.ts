@@ -148,4 +148,42 @@ describe('a regex engine that fails to load', () => {
     expect(early).toEqual({ error: first!.error, loaded: false });
     expect(later).toEqual({ answer: expect.stringContaining('premature end of char-class'), loaded: true });
   });
+
+  it('makes /mutate answer a regex pod 500 INTERNAL, and a pod without a regex as usual', () => {
+    const dist = (path: string) => JSON.stringify(join(ROOT, 'dist', path));
+    const script = `
+      import { readFileSync, mkdtempSync } from 'node:fs';
+      import { tmpdir } from 'node:os';
+      import { join } from 'node:path';
+      import https from 'node:https';
+      const r = await import(${dist('webhook/core/regex.js')});
+      r.forgetRegexEngineForTests({ brokenLoads: 1 });
+      const { loadConfig } = await import(${dist('webhook/config.js')});
+      const { startServer } = await import(${dist('webhook/main.js')});
+      const running = await startServer(loadConfig({ port: 0, previewPort: 0, host: '127.0.0.1', certDir: mkdtempSync(join(tmpdir(), 'sidelog-broken-')), logLevel: 'silent', policy: ${JSON.stringify(POLICY)}, kubeVersion: '1.30' }, {}));
+      const ca = readFileSync(running.caFile, 'utf8');
+      const post = (body) => new Promise((resolve, reject) => {
+        const q = https.request({ host: '127.0.0.1', port: running.port, path: '/mutate', method: 'POST', ca, servername: 'localhost', headers: { 'content-type': 'application/json' } }, (s) => {
+          let t = '';
+          s.on('data', (d) => (t += d));
+          s.on('end', () => resolve({ status: s.statusCode, body: JSON.parse(t) }));
+        });
+        q.on('error', reject);
+        q.end(body);
+      });
+      const out = [];
+      for (const body of process.argv.slice(1)) out.push(await post(body));
+      await running.close();
+      process.stdout.write(JSON.stringify(out));
+    `;
+    const review = (pod: unknown, uid: string) => JSON.stringify(admissionReview(pod, { namespace: 'team-a', uid }));
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script, review(podOf(withRegex.input), 'r1'), review(podOf(plain.input), 'p1'), review(podOf(withRegex.input), 'r2')], { cwd: ROOT, encoding: 'utf8', timeout: 30000 });
+    expect(run.stderr).toBe('');
+    const [regex, other, again] = JSON.parse(run.stdout) as Array<{ status: number; body: any }>;
+    expect(regex).toEqual({ status: 500, body: { error: { code: 'INTERNAL', message: expect.any(String) } } });
+    expect(other!.status).toBe(200);
+    expect(other!.body.response).toMatchObject({ uid: 'p1', allowed: true, patch: expect.any(String) });
+    // Within the retry interval: refused at once, the same way.
+    expect(again).toEqual(regex);
+  });
 });
