@@ -253,16 +253,12 @@ export function nestingDepth(value: unknown, limit = MAX_DEPTH): number {
   return deepest;
 }
 
-const SPACE = 0x20;
-const TAB = 0x09;
-const LF = 0x0a;
-const CR = 0x0d;
 const MINUS = 0x2d;
 const DOT = 0x2e;
 const NINE = 0x39;
 
 function skipSpace(b: Uint8Array, i: number, end: number): number {
-  while (i < end && (b[i] === SPACE || b[i] === LF || b[i] === CR || b[i] === TAB)) i++;
+  while (i < end && isSpace(b[i]!)) i++;
   return i;
 }
 
@@ -315,9 +311,8 @@ function skipNumber(b: Uint8Array, i: number, end: number): number {
 }
 
 function skipWord(b: Uint8Array, i: number, end: number, word: string): number {
-  if (i + word.length > end) return -1;
-  for (let k = 0; k < word.length; k++) if (b[i + k] !== word.charCodeAt(k)) return -1;
-  return i + word.length;
+  const after = i + word.length;
+  return after <= end && keyIs(b, i, after, word) ? after : -1;
 }
 
 /** After the JSON value at `i` (no white space before it), or -1. */
@@ -351,6 +346,20 @@ function skipValue(b: Uint8Array, i: number, end: number): number {
   if (c === 0x66) return skipWord(b, i, end, 'false');
   if (c === 0x6e) return skipWord(b, i, end, 'null');
   return -1;
+}
+
+/**
+ * The text of the string token at `bytes[start, end)` (quotes included) when it is 1 to 256
+ * characters of printable ASCII without escapes, as API servers write uids: what JSON.parse would
+ * give. Undefined for any other token, which is JSON.parse's to read or refuse.
+ */
+export function plainString(bytes: Buffer, start: number, end: number): string | undefined {
+  if (end - start < 3 || end - start > 258 || bytes[start] !== QUOTE || bytes[end - 1] !== QUOTE) return undefined;
+  for (let i = start + 1; i < end - 1; i++) {
+    const b = bytes[i]!;
+    if (b < 0x20 || b >= 0x80 || b === BACKSLASH || b === QUOTE) return undefined;
+  }
+  return bytes.toString('latin1', start + 1, end - 1);
 }
 
 /** Longest value {@link isJsonText} reads itself; longer ones are JSON.parse's. It recurses once per level. */

@@ -21,7 +21,7 @@
 import { type AdmissionReview, type ReviewContext, type ReviewResult, answerReview } from './inject/admission.js';
 import { ByteLru, MAX_HASHED_STRING, Sightings, digest } from './core/memo.js';
 import type { Policy } from './core/policy.js';
-import { type BodyScan, UID, isJsonText, writeShape } from './review-bytes.js';
+import { type BodyScan, UID, isJsonText, plainString, writeShape } from './review-bytes.js';
 
 /** What the route logs and counts about an answer (kept with remembered answers). */
 export interface AnswerFacts extends Omit<ReviewResult, 'review'> {
@@ -117,14 +117,13 @@ function toBytes(text: AnswerText): AnswerBytes {
  * docs/capacity.md).
  */
 export const ANSWER_SLAB_BYTES = 128 * 1024;
-const SLAB_BYTES = ANSWER_SLAB_BYTES;
 let slab = Buffer.alloc(0);
 let slabUsed = 0;
 
 function bodyBuffer(length: number): Buffer {
-  if (length > SLAB_BYTES / 4) return Buffer.allocUnsafe(length);
+  if (length > ANSWER_SLAB_BYTES / 4) return Buffer.allocUnsafe(length);
   if (slabUsed + length > slab.length) {
-    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slab = Buffer.allocUnsafeSlow(ANSWER_SLAB_BYTES);
     slabUsed = 0;
   }
   const body = slab.subarray(slabUsed, slabUsed + length);
@@ -143,20 +142,12 @@ function withUid(bytes: AnswerBytes, uid: string): Buffer {
   return body;
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-
 /** The uid token's value when it is one a review may carry (1 to 256 characters). */
 function uidOf(raw: Buffer, scan: BodyScan): string | undefined {
   if (!scan.uid) return undefined;
   const { start, end } = scan.uid;
-  // Printable ASCII without escapes (what API servers send) reads as it is; anything else is JSON.parse's to read or refuse.
-  let plain = end - start >= 3 && end - start <= 258 && raw[start] === QUOTE && raw[end - 1] === QUOTE;
-  for (let i = start + 1; plain && i < end - 1; i++) {
-    const b = raw[i]!;
-    plain = b >= 0x20 && b < 0x80 && b !== BACKSLASH && b !== QUOTE;
-  }
-  if (plain) return raw.toString('latin1', start + 1, end - 1);
+  const plain = plainString(raw, start, end);
+  if (plain !== undefined) return plain;
   try {
     const uid: unknown = JSON.parse(raw.toString('utf8', start, end));
     return typeof uid === 'string' && uid.length >= 1 && uid.length <= 256 ? uid : undefined;

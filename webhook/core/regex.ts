@@ -63,7 +63,9 @@ export function loadRegexEngine(): Promise<void> {
       delete require.cache[onigPath];
       const mod = require(onigPath) as typeof Onig;
       // Bytes that are not WebAssembly, when a test asks for failed loads.
-      const bytes = brokenLoads > 0 && brokenLoads-- > 0 ? new Uint8Array([0, 0x61, 0x73, 0x6d, 9]) : readFileSync(wasmPath);
+      const broken = brokenLoads > 0;
+      if (broken) brokenLoads--;
+      const bytes = broken ? new Uint8Array([0, 0x61, 0x73, 0x6d, 9]) : readFileSync(wasmPath);
       await mod.loadWASM(bytes);
       onig = mod;
       failed = undefined;
