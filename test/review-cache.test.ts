@@ -8,7 +8,7 @@
 import { type AdmissionReview, answerReview, base64, parseReview } from '../webhook/inject/admission.js';
 import { ByteLru, Sightings, memoize } from '../webhook/core/memo.js';
 import { parsePolicy } from '../webhook/core/policy.js';
-import { createReviewCache, serializeAnswer } from '../webhook/review-cache.js';
+import { AnswerParts, REVIEW_CACHE_DEFAULTS, createReviewCache, serializeAnswer } from '../webhook/review-cache.js';
 import { MAX_DEPTH, nestingDepth, scanBody } from '../webhook/review-bytes.js';
 import { loadCases, podOf } from './golden/harness.js';
 import { admissionReview } from './http/client.js';
@@ -53,7 +53,7 @@ describe('the review memo', () => {
     for (const [i, a] of answers.entries()) {
       const uid = ['u1', 'u2', 'u3', 'u\\"4'][i]!;
       const fresh = answerReview(parse(reviewBytes(sample, uid))(), ctx);
-      expect(JSON.parse(a.body.toString('utf8'))).toEqual(fresh.review);
+      expect(JSON.parse(String(a.body))).toEqual(fresh.review);
       expect([a.uid, a.outcome, a.namespace, a.operation, a.dryRun]).toEqual([uid, 'injected', 'team-a', 'CREATE', false]);
     }
   });
@@ -75,20 +75,26 @@ describe('the review memo', () => {
       const raw = Buffer.from(reviewBytes(sample, 'PLACEHOLDER').toString('utf8').replace('"PLACEHOLDER"', token));
       const a = answer(cache, raw);
       expect([a.remembered, a.uid]).toEqual(['bytes', uid]);
-      expect(JSON.parse(a.body.toString('utf8')).response.uid).toBe(uid);
+      expect(JSON.parse(String(a.body)).response.uid).toBe(uid);
     }
   });
 
-  it('gives each remembered answer bytes of its own: answers kept across several slabs stay whole', () => {
+  it('answers each hit with its own head and the memo\'s own bytes after it, never written to: answers held at once stay whole', () => {
     const cache = createReviewCache();
     for (const uid of ['w1', 'w2']) answer(cache, reviewBytes(sample, uid));
-    // Nine answers of 14 KB fit a 128 KiB slab: 60 span seven slabs, all held at once as in-flight responses are.
+    // Sixty answers held at once, as in-flight responses are.
     const held = Array.from({ length: 60 }, (_, i) => answer(cache, reviewBytes(sample, `held-${i}`)));
     const fresh = answerReview(parse(reviewBytes(sample, 'x'))(), ctx).review;
+    const tail = (held[0]!.body as AnswerParts).tail;
+    const tailBefore = Buffer.from(tail);
     for (const [i, a] of held.entries()) {
       expect(a.remembered).toBe('bytes');
-      expect(JSON.parse(a.body.toString('utf8'))).toEqual({ ...fresh, response: { ...fresh.response, uid: `held-${i}` } });
+      expect(a.body).toBeInstanceOf(AnswerParts);
+      // One copy of the bytes after the uid, whatever the number of hits.
+      expect((a.body as AnswerParts).tail).toBe(tail);
+      expect(JSON.parse(String(a.body))).toEqual({ ...fresh, response: { ...fresh.response, uid: `held-${i}` } });
     }
+    expect(tail.equals(tailBefore)).toBe(true);
   });
 
   it('writes multi-byte text (uid, warnings) whole, fresh (text) and remembered (UTF-8 bytes)', () => {
@@ -101,9 +107,9 @@ describe('the review memo', () => {
       const fresh = answerReview(parse(raw)(), ctx);
       expect(fresh.review.response.patch).toBeDefined();
       expect(fresh.review.response.warnings?.some((w) => /[^\x00-\x7f]/.test(w))).toBe(true);
-      expect(Buffer.byteLength(a.body)).toBe(Buffer.byteLength(JSON.stringify(fresh.review)));
+      expect(typeof a.body === 'string' ? Buffer.byteLength(a.body) : a.body.byteLength).toBe(Buffer.byteLength(JSON.stringify(fresh.review)));
       expect(typeof a.body === 'string').toBe(!a.remembered);
-      expect(JSON.parse(a.body.toString('utf8'))).toEqual(fresh.review);
+      expect(JSON.parse(String(a.body))).toEqual(fresh.review);
     }
     expect(cache.size).toBe(1);
   });
@@ -141,7 +147,7 @@ describe('the review memo', () => {
     });
     expect(answers.map(({ a }) => a.remembered)).toEqual([false, false, 'shape', 'shape', 'shape', 'shape']);
     for (const [i, { a, fresh }] of answers.entries()) {
-      expect(JSON.parse(a.body.toString('utf8'))).toEqual(fresh.review);
+      expect(JSON.parse(String(a.body))).toEqual(fresh.review);
       expect([a.uid, a.outcome, a.namespace, a.operation]).toEqual([`u${i}`, 'injected', 'team-a', 'CREATE']);
     }
     // dryRun is part of the shape: a dry run is remembered as a shape of its own, with its dryRun.
@@ -180,14 +186,23 @@ describe('the review memo', () => {
     for (const c of ['a', 'b']) {
       const answers = ['1', '2', '3'].map((n) => answer(cache, reviewBytes(padded(c), `${c}${n}`)));
       expect(answers.map((a) => a.remembered)).toEqual([false, false, 'bytes']);
-      for (const a of answers) expect(JSON.parse(a.body.toString('utf8'))).toEqual(answerReview(parse(reviewBytes(padded(c), a.uid))(), ctx).review);
+      for (const a of answers) expect(JSON.parse(String(a.body))).toEqual(answerReview(parse(reviewBytes(padded(c), a.uid))(), ctx).review);
     }
     expect(cache.size).toBe(2);
   });
 
+  it('does not remember an answer larger than maxAnswerBytes: a response on its way out holds at most that much', () => {
+    const cache = createReviewCache({ ...REVIEW_CACHE_DEFAULTS, maxAnswerBytes: 8 * 1024 });
+    const answers = ['1', '2', '3', '4'].map((uid) => answer(cache, reviewBytes(sample, uid)));
+    expect(Buffer.byteLength(String(answers[0]!.body))).toBeGreaterThan(8 * 1024);
+    expect(answers.map((a) => a.remembered)).toEqual([false, false, false, false]);
+    expect(cache.size).toBe(0);
+    for (const a of answers) expect(JSON.parse(String(a.body))).toEqual(answerReview(parse(reviewBytes(sample, a.uid))(), ctx).review);
+  });
+
   it('is bounded by the bytes it holds, not by a count', () => {
-    // Large enough that one answer (a Fluent Bit config with its budgets, ~30 KB) fits an entry (maxBytes / 8).
-    const cache = createReviewCache({ maxBytes: 1024 * 1024, maxBodyBytes: 64 * 1024 });
+    // Large enough for many answers (a Fluent Bit config with its budgets, ~30 KB each).
+    const cache = createReviewCache({ ...REVIEW_CACHE_DEFAULTS, maxBytes: 1024 * 1024, maxBodyBytes: 64 * 1024 });
     for (let i = 0; i < 100; i++) {
       const pod = { ...newShape(i), metadata: { ...sample.metadata, labels: { pad: 'x'.repeat(60) } } };
       for (const uid of ['a', 'b']) {
@@ -219,12 +234,12 @@ describe('the review memo', () => {
       const raw = review(podJson(real!), 'real');
       const a = answer(cache, raw);
       expect(a.remembered).toBe(false);
-      expect(JSON.parse(a.body.toString('utf8'))).toEqual(answerReview(parse(raw)(), ctx).review);
+      expect(JSON.parse(String(a.body))).toEqual(answerReview(parse(raw)(), ctx).review);
     }
   });
 
   it('never remembers bodies over the size it hashes, and checks the size before hashing', () => {
-    const cache = createReviewCache({ maxBytes: 4 * 1024 * 1024, maxBodyBytes: 2048 });
+    const cache = createReviewCache({ ...REVIEW_CACHE_DEFAULTS, maxBytes: 4 * 1024 * 1024, maxBodyBytes: 2048 });
     const big = { ...sample, metadata: { ...sample.metadata, annotations: { ...sample.metadata!.annotations, pad: 'x'.repeat(4096) } } };
     for (const uid of ['a', 'b', 'c']) {
       const raw = reviewBytes(big, uid);
@@ -259,7 +274,7 @@ describe('the review memo', () => {
       const review = parse(raw)();
       const a = answer(cache, raw, ctx, () => review);
       remembered.push(a.remembered);
-      expect(JSON.parse(a.body.toString('utf8')).response.uid).toBe(review.request.uid);
+      expect(JSON.parse(String(a.body)).response.uid).toBe(review.request.uid);
     }
     expect(remembered).toEqual([false, false, false, false]);
     expect(cache.size).toBe(0);

@@ -29,10 +29,31 @@ export interface AnswerFacts extends Omit<ReviewResult, 'review'> {
   readonly dryRun: boolean;
 }
 
-/** A review answer ready to send: the AdmissionReview as JSON text (fresh) or its UTF-8 bytes (remembered). */
+/**
+ * A remembered answer as sent: the answer up to and with the uid (`head`, text made for this
+ * review, ~100 bytes) and the rest (`tail`, the memo's own bytes, ~14 KB for a typical pod),
+ * written one after the other. Every hit shares the tail; nothing copies it but the TLS write.
+ */
+export class AnswerParts {
+  constructor(
+    readonly head: string,
+    readonly tail: Buffer,
+  ) {}
+
+  get byteLength(): number {
+    return Buffer.byteLength(this.head) + this.tail.length;
+  }
+
+  /** The whole answer as text. */
+  toString(): string {
+    return this.head + this.tail.toString('utf8');
+  }
+}
+
+/** A review answer ready to send: the AdmissionReview as JSON text (fresh) or in parts (remembered). */
 export interface SerializedAnswer extends AnswerFacts {
   readonly uid: string;
-  readonly body: string | Buffer;
+  readonly body: string | AnswerParts;
   /**
    * Whether the answer came from the memo: `bytes` when the review was the remembered one's but
    * for the uid, `shape` when it differed where the shape cuts out.
@@ -59,9 +80,14 @@ export interface ReviewCacheOptions {
   readonly maxBytes: number;
   /** Larger request bodies are neither hashed nor remembered. */
   readonly maxBodyBytes: number;
+  /**
+   * Larger answers are not remembered. A response on its way out keeps its answer's bytes after
+   * the memo has let them go, so each is held at most this much (docs/capacity.md).
+   */
+  readonly maxAnswerBytes: number;
 }
 
-export const REVIEW_CACHE_DEFAULTS: ReviewCacheOptions = { maxBytes: 4 * 1024 * 1024, maxBodyBytes: 64 * 1024 };
+export const REVIEW_CACHE_DEFAULTS: ReviewCacheOptions = { maxBytes: 4 * 1024 * 1024, maxBodyBytes: 64 * 1024, maxAnswerBytes: 128 * 1024 };
 
 interface Entry extends AnswerFacts, AnswerBytes {
   /** The bytes the remembered review's shape cut out (the uid's excepted), one after another. */
@@ -76,9 +102,9 @@ export interface AnswerText {
   readonly after: string;
 }
 
-/** The same in UTF-8 bytes. */
+/** The same with the part after the uid in UTF-8 bytes. */
 interface AnswerBytes {
-  readonly before: Buffer;
+  readonly before: string;
   readonly after: Buffer;
 }
 
@@ -99,47 +125,14 @@ export function serializeAnswer(fresh: ReviewResult): AnswerText {
 }
 
 /**
- * A remembered answer in UTF-8 bytes, encoded once when it is admitted: each hit copies them
- * around the uid, where a string would be encoded again on every send (measured: 3 µs less CPU
- * per remembered review). Fresh answers stay strings: their bytes would be memory outside the V8
- * heap for every distinct pod, which makes V8 collect sooner (measured: more GC work).
+ * A remembered answer's part after the uid in UTF-8 bytes, encoded once when it is admitted: every
+ * hit sends these same bytes, where a string would be encoded again on every send (measured: 3 µs
+ * less CPU per remembered review), and a copy per hit would be memory outside the V8 heap that
+ * only a collection frees (measured: up to 8 MB under load). Fresh answers stay strings: their
+ * bytes would be memory outside the V8 heap for every distinct pod (measured: more GC work).
  */
 function toBytes(text: AnswerText): AnswerBytes {
-  return { before: Buffer.from(text.before, 'utf8'), after: Buffer.from(text.after, 'utf8') };
-}
-
-/**
- * Remembered answers' bodies up to 32 KiB are cut from slabs of 128 KiB: one allocation, and one
- * report of memory outside the heap to V8, for nine 14 KB answers instead of one each (too big for
- * Node.js's own 8 KiB pool; 64 KiB slabs measured 0.5 µs a review slower). A slab is freed once
- * the last body cut from it is, so a body a slow client keeps waiting holds at most 128 KiB: with
- * every review in flight so held, 128 KiB times `--max-reviews` (8 MiB with the Deployment's 64;
- * docs/capacity.md).
- */
-export const ANSWER_SLAB_BYTES = 128 * 1024;
-let slab = Buffer.alloc(0);
-let slabUsed = 0;
-
-function bodyBuffer(length: number): Buffer {
-  if (length > ANSWER_SLAB_BYTES / 4) return Buffer.allocUnsafe(length);
-  if (slabUsed + length > slab.length) {
-    slab = Buffer.allocUnsafeSlow(ANSWER_SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const body = slab.subarray(slabUsed, slabUsed + length);
-  slabUsed += (length + 7) & ~7;
-  return body;
-}
-
-/** A remembered answer with its uid: one buffer, the uid's JSON written between the two parts. */
-function withUid(bytes: AnswerBytes, uid: string): Buffer {
-  const uidJson = json(uid);
-  const uidBytes = Buffer.byteLength(uidJson);
-  const body = bodyBuffer(bytes.before.length + uidBytes + bytes.after.length);
-  bytes.before.copy(body, 0);
-  body.write(uidJson, bytes.before.length, 'utf8');
-  bytes.after.copy(body, bytes.before.length + uidBytes);
-  return body;
+  return { before: text.before, after: Buffer.from(text.after, 'utf8') };
 }
 
 /** The uid token's value when it is one a review may carry (1 to 256 characters). */
@@ -197,7 +190,7 @@ function compareCut(raw: Buffer, cuts: readonly number[], remembered: Pick<Entry
 }
 
 export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAULTS): ReviewCache {
-  const memo = new ByteLru<Entry>(opts.maxBytes);
+  const memo = new ByteLru<Entry>(opts.maxBytes, opts.maxAnswerBytes);
   const sightings = new Sightings();
   const policyIds = new WeakMap<Policy, number>();
   let nextPolicyId = 0;
@@ -250,7 +243,7 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
         const hit = memo.get(key);
         // Not JSON where it was cut: the parse below refuses it.
         const found = hit && compareCut(raw, cuts!, hit);
-        if (hit && found) return answered(hit, scannedUid, withUid(hit, scannedUid), found);
+        if (hit && found) return answered(hit, scannedUid, new AnswerParts(hit.before + json(scannedUid), hit.after), found);
       }
       const review = parse();
       const uid = review.request.uid;
@@ -273,6 +266,6 @@ export function createReviewCache(opts: ReviewCacheOptions = REVIEW_CACHE_DEFAUL
  * An answer: written out property by property, not spread. Properties after a spread in an object
  * literal are each defined by a runtime call (callgrind: ~1.4k instructions each, on every review).
  */
-function answered(f: AnswerFacts, uid: string, body: string | Buffer, remembered: SerializedAnswer['remembered']): SerializedAnswer {
+function answered(f: AnswerFacts, uid: string, body: string | AnswerParts, remembered: SerializedAnswer['remembered']): SerializedAnswer {
   return { outcome: f.outcome, namespace: f.namespace, result: f.result, operation: f.operation, dryRun: f.dryRun, uid, body, remembered };
 }

@@ -28,7 +28,7 @@ import {
   wellFormedReview,
 } from '../bench/scenarios.js';
 import { PREVIEW_SEMI_SPACE_MB } from '../../webhook/preview-pool.js';
-import { ANSWER_SLAB_BYTES, REVIEW_CACHE_DEFAULTS } from '../../webhook/review-cache.js';
+import { REVIEW_CACHE_DEFAULTS } from '../../webhook/review-cache.js';
 
 const TIMEOUT = 180_000;
 
@@ -164,8 +164,8 @@ describe('the Deployment\'s memory limit, heap flags and caps', () => {
     const bodies = config.maxReviewBytes / MiB + config.maxPreviews + 2 * config.previewWorkers;
     // Remembered answers are kept as bytes (Buffers): outside the heap, up to the review memo's bound.
     const rememberedAnswers = REVIEW_CACHE_DEFAULTS.maxBytes / MiB;
-    // Answers on their way out to slow clients, each holding at most the slab it was cut from.
-    const answersOut = (config.maxReviews * ANSWER_SLAB_BYTES) / MiB;
+    // Remembered answers on their way out to slow clients, each holding its bytes after the memo let them go.
+    const answersOut = (config.maxReviews * REVIEW_CACHE_DEFAULTS.maxAnswerBytes) / MiB;
     const ceiling = IDLE + mainHeap + children + bodies + rememberedAnswers + answersOut + SOCKETS;
     expect(Number.isFinite(mainHeap)).toBe(true);
     // At least a 10 % margin under the limit: the parts above are measured on one machine.

@@ -164,6 +164,25 @@ describe('sidelog server over TLS', () => {
     expect({ bytes: await count('bytes'), shape: await count('shape'), worked: await count('worked-out') }).toEqual({ bytes: before.bytes + 1, shape: before.shape + 2, worked: before.worked + 2 });
   });
 
+  it('sends a remembered answer as it sends a fresh one: the same headers, its byte length, the uid spliced in, and times it', async () => {
+    const pod = { metadata: { name: 'parts', labels: { n: '0' }, annotations: { 'sidelog.io/streams': '- path: /var/log/parts/p.log' } }, spec: { containers: [{ name: 'c', image: 'c' }] } };
+    const send = (object: unknown, uid: string) => server.client.post('/mutate', JSON.stringify(admissionReview(object, { uid, namespace: 'team-a' })));
+    const timed = async () => Number(/^sidelog_request_duration_seconds_count\{route="\/mutate"\} (\d+)$/m.exec((await server.preview.get('/metrics')).text)?.[1]);
+    const fresh = await send(pod, 'p1');
+    await send(pod, 'p2');
+    const timedBefore = await timed();
+    // Uids of several bytes a character: the length sent must be in bytes, or the client reads a cut answer.
+    const hits = [await send(pod, 'ид-3'), await send({ ...pod, metadata: { ...pod.metadata, labels: { n: '1' } } }, '日本-4')];
+    for (const [i, hit] of hits.entries()) {
+      expect(hit.status).toBe(200);
+      expect(hit.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(hit.headers['content-type']).toBe(fresh.headers['content-type']);
+      expect(Number(hit.headers['content-length'])).toBe(Buffer.byteLength(hit.text));
+      expect(hit.json).toEqual({ ...fresh.json, response: { ...fresh.json.response, uid: ['ид-3', '日本-4'][i] } });
+    }
+    expect(await timed()).toBe(timedBefore + 2);
+  });
+
   it('reports health and readiness', async () => {
     expect((await server.client.get('/healthz')).json).toEqual({ status: 'ok' });
     const ready = await server.client.get('/readyz');

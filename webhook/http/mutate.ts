@@ -11,7 +11,7 @@ import { isRawBody, parseJson, scanJson } from '../body.js';
 import { httpError } from '../errors.js';
 import { withRegexEngine } from '../core/regex.js';
 import { injectionKey } from '../metrics.js';
-import type { ReviewCache } from '../review-cache.js';
+import { AnswerParts, type ReviewCache } from '../review-cache.js';
 import type { ServerDeps } from '../server-deps.js';
 
 /**
@@ -30,6 +30,23 @@ function injectionKeys(injection: Injection): readonly string[] {
     keysOfInjection.set(injection, keys);
   }
   return keys;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * A remembered answer, written in its parts: the memo's bytes go to the socket as they are, with
+ * no copy per review (fastify's send takes one payload). The headers are the ones fastify would
+ * send; its onResponse hooks run as for any reply. Node.js writes the parts in one go: the
+ * response corks the socket until `end`.
+ */
+function sendParts(reply: FastifyReply, parts: AnswerParts): FastifyReply {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': parts.byteLength });
+  res.write(parts.head);
+  res.end(parts.tail);
+  return reply;
 }
 
 export function mutateRoutes(app: FastifyInstance, deps: ServerDeps, cache: ReviewCache): void {
@@ -76,7 +93,8 @@ export function mutateRoutes(app: FastifyInstance, deps: ServerDeps, cache: Revi
       },
       'admission',
     );
-    return reply.type('application/json; charset=utf-8').send(answer.body);
+    if (answer.body instanceof AnswerParts) return sendParts(reply, answer.body);
+    return reply.type(JSON_TYPE).send(answer.body);
   };
   app.post('/mutate', handle('enabled'));
   app.post('/mutate/required', handle('required'));
