@@ -32,5 +32,8 @@ COPY --from=build /app/bin ./bin
 USER 65532:65532
 # 8443: /mutate and the probes; 8444: /preview and /metrics.
 EXPOSE 8443 8444
-ENTRYPOINT ["node", "bin/sidelog.js"]
+# --no-maglev: V8's mid-tier compiler (on by default since Node.js 22) compiles on a background
+# thread in memory of its own; glibc keeps that memory. Without it: 15 MB less peak RSS under
+# load, the same CPU per review (docs/bench.md). NODE_OPTIONS cannot carry this V8 flag.
+ENTRYPOINT ["node", "--no-maglev", "bin/sidelog.js"]
 CMD ["--help"]

@@ -592,9 +592,9 @@ describe('Dockerfile', () => {
   const lastFrom = lines.map((l) => l.startsWith('FROM ')).lastIndexOf(true);
   const runtime = lines.slice(lastFrom);
 
-  it('runs `node bin/sidelog.js` from /app as the numeric user the manifests declare', () => {
+  it('runs `node --no-maglev bin/sidelog.js` from /app as the numeric user the manifests declare', () => {
     expect(runtime).toContain('WORKDIR /app');
-    expect(runtime).toContain('ENTRYPOINT ["node", "bin/sidelog.js"]');
+    expect(runtime).toContain('ENTRYPOINT ["node", "--no-maglev", "bin/sidelog.js"]');
     expect(runtime.find((l) => l.startsWith('USER '))).toMatch(/^USER 65532(:65532)?$/);
     for (const { template } of OVERLAYS.flatMap((o) => built(o).podTemplates())) expect(template.spec.securityContext?.runAsUser).toBe(65532);
   });

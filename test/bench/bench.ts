@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the webhook and a baseline fastify TLS server side by side, each a child
- * process on this machine with the Deployment's NODE_OPTIONS and log level, driven by the same
+ * process on this machine with the image's node flags, the Deployment's NODE_OPTIONS and log level, driven by the same
  * load generator (autocannon, keep-alive) with a realistic AdmissionReview; then the core
  * in-process. A script, not a test: it asserts nothing, it prints figures and ratios.
  *
@@ -16,8 +16,8 @@
  * server process under the three crash scenarios of issue 8 (test/bench/scenarios.ts).
  *
  * Options (env): BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 16), BENCH_LOW_RATE
- * (default 1000), BENCH_BIG_REVIEWS (default 300), BENCH_NODE_OPTIONS (instead of the shipped
- * flags), BENCH_PARTS (a comma list of: throughput, preview, crash; default all).
+ * (default 1000), BENCH_BIG_REVIEWS (default 300), BENCH_NODE_OPTIONS and BENCH_NODE_ARGS (instead
+ * of the shipped NODE_OPTIONS and node flags, space-separated), BENCH_PARTS (a comma list of: throughput, preview, crash; default all).
  */
 import { spawn } from 'node:child_process';
 import { Agent, request as httpsRequest } from 'node:https';
@@ -43,6 +43,7 @@ import {
   shippedLogLevel,
   shippedMemoryLimit,
   shippedMallocEnv,
+  shippedNodeArgs,
   shippedNodeOptions,
 } from './scenarios.js';
 import { type Requests, body, newShapes, nextBody, pod, review, templatesApply, uniqueTag } from './rows.js';
@@ -68,11 +69,12 @@ interface Child {
 }
 
 const SERVER_NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? shippedNodeOptions();
+const SERVER_NODE_ARGS = process.env.BENCH_NODE_ARGS !== undefined ? process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean) : shippedNodeArgs();
 const SERVER_LOG_LEVEL = shippedLogLevel();
 
 /**
- * A bench server as a child process, with the Deployment's NODE_OPTIONS, MALLOC_* and SIDELOG_LOG_LEVEL
- * (BENCH_NODE_OPTIONS overrides the flags), for both servers, so the bench measures what is
+ * A bench server as a child process, with the image's node flags, the Deployment's NODE_OPTIONS, MALLOC_*
+ * and SIDELOG_LOG_LEVEL (BENCH_NODE_ARGS and BENCH_NODE_OPTIONS override the flags), for both servers, so the bench measures what is
  * shipped and compares like with like. Its stdout (the webhook's log) is a pipe the bench drains
  * and drops, as a container runtime reads it: logging costs the server what it costs in a
  * cluster, and the bench holds none of it.
@@ -81,7 +83,7 @@ function startChild(kind: string, args: string[]): Promise<Child> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...shippedMallocEnv(), NODE_OPTIONS: SERVER_NODE_OPTIONS };
   if (SERVER_LOG_LEVEL !== undefined) env.SIDELOG_LOG_LEVEL = SERVER_LOG_LEVEL;
   else delete env.SIDELOG_LOG_LEVEL;
-  const child = spawn(process.execPath, [join(HERE, 'servers.js'), kind, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, join(HERE, 'servers.js'), kind, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
   let onLine: ((line: string) => void) | undefined;
   let partial = '';
   let started = false;
@@ -409,7 +411,7 @@ async function throughput() {
   writeFileSync(join(dir, 'response.json'), responseText);
   const args = [join(dir, 'tls.crt'), join(dir, 'tls.key'), policyFile, join(dir, 'response.json')];
 
-  console.log(`sidelog bench: ${SECONDS}s per run, ${CONNECTIONS} keep-alive connections, request ${body.length} B, response ${responseText.length} B, ${process.version}, servers with NODE_OPTIONS="${SERVER_NODE_OPTIONS}"${Object.entries(shippedMallocEnv()).map(([k, v]) => ` ${k}=${v}`).join('')}, webhook log level ${SERVER_LOG_LEVEL ?? 'default'} (stdout a drained pipe)`);
+  console.log(`sidelog bench: ${SECONDS}s per run, ${CONNECTIONS} keep-alive connections, request ${body.length} B, response ${responseText.length} B, ${process.version}, servers with node flags "${SERVER_NODE_ARGS.join(' ')}", NODE_OPTIONS="${SERVER_NODE_OPTIONS}"${Object.entries(shippedMallocEnv()).map(([k, v]) => ` ${k}=${v}`).join('')}, webhook log level ${SERVER_LOG_LEVEL ?? 'default'} (stdout a drained pipe)`);
   if (!templatesApply(bigTemplate)) throw new Error('bench: a distinct-pod template did not apply');
   const results: Row[] = [];
   const rows = [

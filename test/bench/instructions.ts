@@ -26,7 +26,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { issueCa, issueServing } from '../../certs/issue.js';
 import { type Requests, nextBody, templatesApply } from './rows.js';
-import { post, shippedLogLevel, shippedMallocEnv, shippedNodeOptions } from './scenarios.js';
+import { post, shippedLogLevel, shippedMallocEnv, shippedNodeArgs, shippedNodeOptions } from './scenarios.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../../..');
@@ -50,7 +50,7 @@ async function count(row: string, dir: string, ca: string): Promise<Counted> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...shippedMallocEnv(), NODE_OPTIONS: shippedNodeOptions() };
   const level = shippedLogLevel();
   if (level !== undefined) env.SIDELOG_LOG_LEVEL = level;
-  const args = ['--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', `--callgrind-out-file=${join(dir, `${row}.callgrind`)}`, NODE, join(HERE, 'servers.js'), kind, join(dir, 'tls.crt'), join(dir, 'tls.key'), join(ROOT, 'test/golden/policy.yaml'), join(dir, 'answer.json')];
+  const args = ['--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', `--callgrind-out-file=${join(dir, `${row}.callgrind`)}`, NODE, ...shippedNodeArgs(), join(HERE, 'servers.js'), kind, join(dir, 'tls.crt'), join(dir, 'tls.key'), join(ROOT, 'test/golden/policy.yaml'), join(dir, 'answer.json')];
   const child = spawn('valgrind', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -91,7 +91,7 @@ writeFileSync(join(dir, 'tls.key'), serving.key);
 // The baseline answers a fixed body of the webhook's answer's size (as in the bench).
 writeFileSync(join(dir, 'answer.json'), JSON.stringify({ answer: 'x'.repeat(13_880) }));
 
-console.log(`sidelog instructions per review: callgrind, ${WARMUP} warm-up reviews, then ${REVIEWS} counted (${Math.round(REVIEWS / 3)} for distinct shapes), one at a time, ${execFileSync(NODE, ['--version']).toString().trim()}, NODE_OPTIONS="${shippedNodeOptions()}"`);
+console.log(`sidelog instructions per review: callgrind, ${WARMUP} warm-up reviews, then ${REVIEWS} counted (${Math.round(REVIEWS / 3)} for distinct shapes), one at a time, ${execFileSync(NODE, ['--version']).toString().trim()}, node flags "${shippedNodeArgs().join(' ')}", NODE_OPTIONS="${shippedNodeOptions()}"`);
 const results: Counted[] = [];
 for (let i = 0; i < ROWS.length; i += 2) results.push(...(await Promise.all(ROWS.slice(i, i + 2).map((row) => count(row, dir, ca.cert)))));
 const perReview = (c: Counted) => c.instructions / c.reviews;

@@ -31,6 +31,17 @@ export function shippedNodeOptions(): string {
   return shippedContainer().env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
 }
 
+/**
+ * The flags the image's ENTRYPOINT gives `node` before the script (Dockerfile): V8 flags that
+ * NODE_OPTIONS cannot carry.
+ */
+export function shippedNodeArgs(): string[] {
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
+  if (entrypoint === undefined) throw new Error('the Dockerfile has no ENTRYPOINT in exec form');
+  const argv = JSON.parse(entrypoint) as string[];
+  return argv.slice(1, argv.indexOf('bin/sidelog.js'));
+}
+
 /** The Deployment's settings of glibc's allocator (MALLOC_*), for every server a bench starts. */
 export function shippedMallocEnv(): Record<string, string> {
   return Object.fromEntries(
@@ -132,7 +143,7 @@ export interface ServeProcess {
 }
 
 /**
- * `sidelog serve` as the Deployment runs it: its NODE_OPTIONS and MALLOC_*, a certificate given as files, on
+ * `sidelog serve` as the Deployment runs it: the image's node flags, its NODE_OPTIONS and MALLOC_*, a certificate given as files, on
  * loopback ports of its own.
  */
 export async function serveProcess(extraArgs: string[] = [], nodeOptions = shippedNodeOptions()): Promise<ServeProcess> {
@@ -143,7 +154,7 @@ export async function serveProcess(extraArgs: string[] = [], nodeOptions = shipp
   writeFileSync(join(dir, 'tls.key'), serving.key);
   const tlsArgs = ['--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key')];
   const args = ['serve', '--port', '0', '--preview-port', '0', '--host', '127.0.0.1', ...tlsArgs, '--policy', join(ROOT, 'test/golden/policy.yaml'), '--kube-version', '1.30', ...extraArgs];
-  const child = spawn(process.execPath, [join(ROOT, 'bin/sidelog.js'), ...args], { cwd: ROOT, env: { ...process.env, ...shippedMallocEnv(), NODE_OPTIONS: nodeOptions, SIDELOG_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...shippedNodeArgs(), join(ROOT, 'bin/sidelog.js'), ...args], { cwd: ROOT, env: { ...process.env, ...shippedMallocEnv(), NODE_OPTIONS: nodeOptions, SIDELOG_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   let exited = false;
   const exit = new Promise<void>((r) => child.once('exit', () => ((exited = true), r())));
