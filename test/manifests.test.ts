@@ -14,6 +14,7 @@ import { COMMANDS } from '../webhook/cli.js';
 import { type Config, loadConfig } from '../webhook/config.js';
 import { flagsToConfig } from '../webhook/main.js';
 import { restrictedViolations } from './helpers/pss.js';
+import { shippedNodeArgs, shippedNodeOptions } from './bench/scenarios.js';
 import {
   type Binding,
   Built,
@@ -592,11 +593,22 @@ describe('Dockerfile', () => {
   const lastFrom = lines.map((l) => l.startsWith('FROM ')).lastIndexOf(true);
   const runtime = lines.slice(lastFrom);
 
-  it('runs `node --no-maglev bin/sidelog.js` from /app as the numeric user the manifests declare', () => {
+  it('runs `node --no-maglev --min-semi-space-size=4 bin/sidelog.js` from /app as the numeric user the manifests declare', () => {
     expect(runtime).toContain('WORKDIR /app');
-    expect(runtime).toContain('ENTRYPOINT ["node", "--no-maglev", "bin/sidelog.js"]');
+    expect(runtime).toContain('ENTRYPOINT ["node", "--no-maglev", "--min-semi-space-size=4", "bin/sidelog.js"]');
     expect(runtime.find((l) => l.startsWith('USER '))).toMatch(/^USER 65532(:65532)?$/);
     for (const { template } of OVERLAYS.flatMap((o) => built(o).podTemplates())) expect(template.spec.securityContext?.runAsUser).toBe(65532);
+  });
+
+  it('pins the young generation: the image\'s semi-space floor is the Deployment\'s ceiling', () => {
+    // Left to size itself below its ceiling, the young generation cost 8-12 % more CPU a review (docs/bench.md).
+    const mb = (flags: readonly string[], name: string) => Number(flags.map((f) => new RegExp(`^--${name}=(\\d+)$`).exec(f)?.[1]).find((v) => v !== undefined));
+    const floor = mb(shippedNodeArgs(), 'min-semi-space-size');
+    const ceiling = mb(shippedNodeOptions().split(' '), 'max-semi-space-size');
+    expect(floor).toBeGreaterThan(0);
+    expect(floor).toBe(ceiling);
+    // NODE_OPTIONS refuses the floor (and --no-maglev): they must stay out of it.
+    expect(shippedNodeOptions()).not.toMatch(/--min-semi-space-size|--no-maglev/);
   });
 
   it('the build context keeps what the Dockerfile copies', () => {

@@ -40,7 +40,7 @@ describe('Node.js 24', () => {
 
   // NODE_OPTIONS refuses some V8 flags, and Node.js refuses a flag it does not know, at start.
   (onLinuxX64 ? it : it.skip)('takes the node flags of the image\'s ENTRYPOINT, as does this Node', () => {
-    expect(shippedNodeArgs()).toEqual(['--no-maglev']);
+    expect(shippedNodeArgs()).toEqual(['--no-maglev', '--min-semi-space-size=4']);
     for (const node of [NODE24, process.execPath]) {
       const r = spawnSync(node, [...shippedNodeArgs(), join(ROOT, 'bin/sidelog.js'), '--version'], { cwd: ROOT, encoding: 'utf8', timeout: 30000 });
       expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
