@@ -36,8 +36,8 @@ EXPOSE 8443 8444
 # --no-maglev: V8's mid-tier compiler (on by default since Node.js 22) compiles on a background
 #   thread in memory of its own, which glibc keeps: 15 MB less peak RSS under load without it, the
 #   same CPU per review.
-# --min-semi-space-size=4: with the Deployment's --max-semi-space-size=4, a young generation of a
-#   fixed 4 MB. Left to size itself between 1 and 4 MB it cost 8-12 % more CPU a review; pinned, it
-#   costs what 8 MB semi-spaces cost, in 7-10 MB less peak RSS.
+# --min-semi-space-size=4: with the Deployment's --max-semi-space-size=4, semi-spaces pinned at
+#   4 MB. Left to size themselves between 1 and 4 MB they cost 8-12 % more CPU a review; pinned,
+#   they cost what 8 MB semi-spaces cost, in 7-10 MB less peak RSS.
 ENTRYPOINT ["node", "--no-maglev", "--min-semi-space-size=4", "bin/sidelog.js"]
 CMD ["--help"]

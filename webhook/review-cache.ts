@@ -81,8 +81,9 @@ export interface ReviewCacheOptions {
   /** Larger request bodies are neither hashed nor remembered. */
   readonly maxBodyBytes: number;
   /**
-   * Larger answers are not remembered. A response on its way out keeps its answer's bytes after
-   * the memo has let them go, so each is held at most this much (docs/capacity.md).
+   * Larger memo entries (the answer's bytes, the cut values and the key) are not kept. A response
+   * on its way out keeps its answer's bytes after the memo has let them go, so each holds at most
+   * this much (docs/capacity.md).
    */
   readonly maxAnswerBytes: number;
 }

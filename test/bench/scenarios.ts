@@ -36,10 +36,13 @@ export function shippedNodeOptions(): string {
  * NODE_OPTIONS cannot carry.
  */
 export function shippedNodeArgs(): string[] {
-  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
+  // The runtime stage's: the last ENTRYPOINT.
+  const entrypoint = [...readFileSync(join(ROOT, 'Dockerfile'), 'utf8').matchAll(/^ENTRYPOINT (\[.*\])\s*$/gm)].pop()?.[1];
   if (entrypoint === undefined) throw new Error('the Dockerfile has no ENTRYPOINT in exec form');
   const argv = JSON.parse(entrypoint) as string[];
-  return argv.slice(1, argv.indexOf('bin/sidelog.js'));
+  const script = argv.indexOf('bin/sidelog.js');
+  if (argv[0] !== 'node' || script < 1) throw new Error(`the Dockerfile's ENTRYPOINT is not \`node [flags] bin/sidelog.js\`: ${entrypoint}`);
+  return argv.slice(1, script);
 }
 
 /** The Deployment's settings of glibc's allocator (MALLOC_*), for every server a bench starts. */

@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import fastJsonPatch from 'fast-json-patch';
 import { admittedPodOf, loadCases, podOf, runPreview } from '../golden/harness.js';
 import { type TestServer, admissionReview, decodePatch, startTestServer } from './client.js';
+import type { FastifyReply } from 'fastify';
+import { sendParts } from '../../webhook/http/mutate.js';
+import { AnswerParts } from '../../webhook/review-cache.js';
 
 const cases = loadCases();
 const dir = mkdtempSync(join(tmpdir(), 'sidelog-http-'));
@@ -173,8 +176,10 @@ describe('sidelog server over TLS', () => {
     const timedBefore = await timed();
     // Uids of several bytes a character: the length sent must be in bytes, or the client reads a cut answer.
     const hits = [await send(pod, 'ид-3'), await send({ ...pod, metadata: { ...pod.metadata, labels: { n: '1' } } }, '日本-4')];
+    const names = (headers: Record<string, unknown>) => Object.keys(headers).filter((h) => h !== 'date').sort();
     for (const [i, hit] of hits.entries()) {
       expect(hit.status).toBe(200);
+      expect(names(hit.headers)).toEqual(names(fresh.headers));
       expect(hit.headers['content-type']).toBe('application/json; charset=utf-8');
       expect(hit.headers['content-type']).toBe(fresh.headers['content-type']);
       expect(Number(hit.headers['content-length'])).toBe(Buffer.byteLength(hit.text));
@@ -221,5 +226,26 @@ describe('sidelog server over TLS', () => {
 
     writeFileSync(policyFile, cases[0]!.policyText);
     await waitFor(async () => (await server.client.get('/readyz')).json.policyError === undefined, 'recovery');
+  });
+});
+
+describe('a remembered answer whose sending fails', () => {
+  it('destroys the connection and logs the error: a hijacked reply left unanswered would hold its connection forever', () => {
+    const failure = new Error('cannot write');
+    const destroyed: unknown[] = [];
+    const logged: unknown[] = [];
+    const reply = {
+      hijack: () => undefined,
+      raw: {
+        writeHead: () => {
+          throw failure;
+        },
+        destroy: (err: unknown) => destroyed.push(err),
+      },
+      log: { error: (fields: unknown) => logged.push(fields) },
+    } as unknown as FastifyReply;
+    expect(sendParts(reply, new AnswerParts('{"uid":"u"', Buffer.from('}')))).toBe(reply);
+    expect(destroyed).toEqual([failure]);
+    expect(logged).toEqual([{ err: failure }]);
   });
 });

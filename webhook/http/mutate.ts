@@ -40,12 +40,19 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * send; its onResponse hooks run as for any reply. Node.js writes the parts in one go: the
  * response corks the socket until `end`.
  */
-function sendParts(reply: FastifyReply, parts: AnswerParts): FastifyReply {
+export function sendParts(reply: FastifyReply, parts: AnswerParts): FastifyReply {
   reply.hijack();
   const res = reply.raw;
-  res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': parts.byteLength });
-  res.write(parts.head);
-  res.end(parts.tail);
+  try {
+    res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': parts.byteLength });
+    res.write(parts.head);
+    res.end(parts.tail);
+  } catch (err) {
+    // Hijacked, the reply is fastify's no more: an error here would leave the request unanswered
+    // and its connection busy. The API server sees the connection fail (its failurePolicy applies).
+    reply.log.error({ err }, 'sending a remembered answer failed');
+    res.destroy(err as Error);
+  }
   return reply;
 }
 
