@@ -310,7 +310,7 @@ async function mutateUnderPreviewLoad(): Promise<void> {
     await Promise.all(loops);
     agent.destroy();
     console.log(`
-/mutate while /preview is saturated (${PREVIEW_CLIENTS} clients sending ${(yaml.length / 1024).toFixed(0)} KiB YAML previews back to back; /mutate paced at ${MUTATE_RATE}/s, a new shape each (worked out in full); server with the shipped NODE_OPTIONS):`);
+/mutate while /preview is saturated (${PREVIEW_CLIENTS} clients sending ${(yaml.length / 1024).toFixed(0)} KiB YAML previews back to back; /mutate paced at ${MUTATE_RATE}/s, a new shape each (worked out in full); server with the image's node flags and the shipped NODE_OPTIONS):`);
     console.log('| /preview load | reviews | failed | p50 ms | p99 ms | max ms | previews answered (by status) |');
     console.log('|---------------|---------|--------|--------|--------|--------|-------------------------------|');
     for (const [name, r, p] of [['none', quiet, '-'], ['saturated', busy, JSON.stringify(previews)]] as const) {
@@ -336,7 +336,7 @@ async function crashScenarios(): Promise<void> {
     }
   }
   console.log(`
-the crash scenarios of issue 8, each against a fresh server process with the shipped NODE_OPTIONS (memory limit ${limit} MiB):`);
+the crash scenarios of issue 8, each against a fresh server process with the image's node flags and the shipped NODE_OPTIONS (memory limit ${limit} MiB):`);
   console.log('| scenario                                       | survived | malformed | answers by status | peak RSS MB |');
   console.log('|------------------------------------------------|----------|-----------|-------------------|-------------|');
   for (const r of rows) {
