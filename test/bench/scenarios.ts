@@ -54,6 +54,17 @@ export function shippedMallocEnv(): Record<string, string> {
   );
 }
 
+/** This process's environment with the Deployment's MALLOC_* and the given NODE_OPTIONS: a bench server's. */
+export function shippedEnv(nodeOptions = shippedNodeOptions()): NodeJS.ProcessEnv {
+  return { ...process.env, ...shippedMallocEnv(), NODE_OPTIONS: nodeOptions };
+}
+
+/** The number a `--name=N` flag among `flags` gives (NaN without one). */
+export function numericFlag(flags: readonly string[], name: string): number {
+  const prefix = `--${name}=`;
+  return Number(flags.find((f) => f.startsWith(prefix))?.slice(prefix.length) ?? NaN);
+}
+
 /** SIDELOG_LOG_LEVEL as the Deployment sets it; undefined leaves the configuration's default. */
 export function shippedLogLevel(): string | undefined {
   return shippedContainer().env.find((e) => e.name === 'SIDELOG_LOG_LEVEL')?.value;
@@ -157,7 +168,7 @@ export async function serveProcess(extraArgs: string[] = [], nodeOptions = shipp
   writeFileSync(join(dir, 'tls.key'), serving.key);
   const tlsArgs = ['--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key')];
   const args = ['serve', '--port', '0', '--preview-port', '0', '--host', '127.0.0.1', ...tlsArgs, '--policy', join(ROOT, 'test/golden/policy.yaml'), '--kube-version', '1.30', ...extraArgs];
-  const child = spawn(process.execPath, [...shippedNodeArgs(), join(ROOT, 'bin/sidelog.js'), ...args], { cwd: ROOT, env: { ...process.env, ...shippedMallocEnv(), NODE_OPTIONS: nodeOptions, SIDELOG_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...shippedNodeArgs(), join(ROOT, 'bin/sidelog.js'), ...args], { cwd: ROOT, env: { ...shippedEnv(nodeOptions), SIDELOG_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   let exited = false;
   const exit = new Promise<void>((r) => child.once('exit', () => ((exited = true), r())));

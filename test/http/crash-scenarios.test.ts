@@ -21,6 +21,7 @@ import {
   review,
   serveProcess,
   shippedMemoryLimit,
+  numericFlag,
   shippedNodeOptions,
   childPids,
   previewYaml,
@@ -156,7 +157,7 @@ describe('the Deployment\'s memory limit, heap flags and caps', () => {
     const container = deployment.spec.template.spec.containers[0];
     const env = Object.fromEntries(container.env.filter((e: { value?: string }) => e.value !== undefined).map((e: { name: string; value: string }) => [e.name, e.value]));
     const config = loadConfig({}, env);
-    const flag = (name: string) => Number(new RegExp(`--${name}=(\\d+)`).exec(shippedNodeOptions())?.[1]);
+    const flag = (name: string) => numericFlag(shippedNodeOptions().split(' '), name);
     const mainHeap = flag('max-old-space-size') + 3 * flag('max-semi-space-size') - IDLE_HEAP;
     // Each preview process: its own Node, code and WASM, plus its heap ceilings (old + 3 semi-spaces).
     const children = config.previewWorkers * (CHILD_IDLE - CHILD_IDLE_HEAP + config.previewHeapMb + 3 * PREVIEW_SEMI_SPACE_MB);
