@@ -23,7 +23,7 @@ import { spawn } from 'node:child_process';
 import { Agent, request as httpsRequest } from 'node:https';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { issueCa, issueServing } from '../../certs/issue.js';
@@ -33,6 +33,7 @@ import { parsePolicy } from '../../webhook/core/policy.js';
 import {
   type ScenarioResult,
   type ServeProcess,
+  ROOT,
   concurrentBigPreviews,
   concurrentBigReviews,
   distinctRegexPods,
@@ -50,7 +51,6 @@ import {
 import { type Requests, body, newShapes, nextBody, pod, review, templatesApply, uniqueTag } from './rows.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = resolve(HERE, '../../..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 /** The steady rate of issue 10's latency goal (reviews per second), paced open-loop. */

@@ -22,14 +22,13 @@ import { execFileSync, spawn } from 'node:child_process';
 import { Agent } from 'node:https';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { issueCa, issueServing } from '../../certs/issue.js';
 import { type Requests, nextBody, templatesApply } from './rows.js';
-import { post, shippedEnv, shippedLogLevel, shippedNodeArgs, shippedNodeOptions } from './scenarios.js';
+import { ROOT, post, shippedEnv, shippedLogLevel, shippedNodeArgs, shippedNodeOptions } from './scenarios.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = resolve(HERE, '../../..');
 const WARMUP = Number(process.env.INSTR_WARMUP ?? 1500);
 const REVIEWS = Number(process.env.INSTR_REVIEWS ?? 3000);
 const NODE = process.env.INSTR_NODE ?? process.execPath;

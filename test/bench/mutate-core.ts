@@ -13,14 +13,13 @@
  * for `node --cpu-prof dist/test/bench/mutate-core.js` profiles of one shape.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { mutate } from '../../webhook/inject/mutate.js';
 import { parsePolicy } from '../../webhook/core/policy.js';
 import type { Pod } from '../../webhook/core/pod.js';
+import { ROOT } from './scenarios.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const MS = Number(process.env.MUTATE_MS ?? 3000);
 const ONLY = process.env.MUTATE_ONLY;
 const policyFile = join(ROOT, 'test/golden/policy.yaml');

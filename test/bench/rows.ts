@@ -14,11 +14,10 @@
  *   inside a review help: the rendered config, the parsed annotation, the patch's long strings).
  */
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { ROOT } from './scenarios.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 export type Requests = 'identical' | 'distinct' | 'shapes';
 

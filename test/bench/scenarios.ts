@@ -18,7 +18,7 @@ import { issueCa, issueServing } from '../../certs/issue.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The repository root, from test/bench/ or from its build in dist/test/bench/. */
-const ROOT = resolve(HERE, HERE.includes('/dist/') ? '../../..' : '../..');
+export const ROOT = resolve(HERE, HERE.includes('/dist/') ? '../../..' : '../..');
 
 /** The Deployment's container, as shipped. */
 function shippedContainer(): { env: Array<{ name: string; value?: string }>; resources: { limits: { memory: string } } } {
